@@ -1,0 +1,1 @@
+//! OCSP client (see the `ocsp query` issue).

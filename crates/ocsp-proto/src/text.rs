@@ -1,0 +1,1 @@
+//! Readable text forms of requests and responses, as openssl's `-text` prints them.

@@ -1,0 +1,12 @@
+//! The OCSP responder: where statuses come from ([`source`]), who signs
+//! ([`signer`], [`issuer`]) and the HTTP edge ([`http`]). The `ocsp` binary only wires
+//! these together.
+
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod issuer;
+pub mod passin;
+pub mod server;
+pub mod signer;
+pub mod source;
