@@ -1,0 +1,39 @@
+//! The command line: one clap struct per subcommand, no flag shared by all.
+
+use crate::cmd;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// An OCSP responder and client (RFC 6960, RFC 9919, RFC 9654).
+#[derive(Debug, Parser)]
+#[command(name = "ocsp", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve OCSP from OpenSSL CA databases (the `openssl ocsp -index ... -port ...` responder).
+    Serve(cmd::serve::Args),
+    /// Ask a responder for the status of certificates and verify the answer.
+    Query(cmd::query::Args),
+    /// Read an OCSP request or response (DER, PEM, base64 or GET URL) and print it.
+    Inspect(cmd::inspect::Args),
+    /// Build a demo PKI in the OpenSSL CA layout and serve it.
+    Demo(cmd::demo::Args),
+}
+
+impl Command {
+    /// Run the subcommand; its exit status is the process's.
+    pub fn run(self) -> ExitCode {
+        match self {
+            Command::Serve(a) => cmd::serve::run(a),
+            Command::Query(a) => cmd::query::run(a),
+            Command::Inspect(a) => cmd::inspect::run(a),
+            Command::Demo(a) => cmd::demo::run(a),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand, each with its own `Args` and `run`.
+
+pub mod demo;
+pub mod inspect;
+pub mod query;
+pub mod serve;
