@@ -1,1 +1,296 @@
-//! (being written)
+//! Configuration: what `ocsp serve` flags and `--config FILE` (TOML) describe.
+//!
+//! One struct per component, every table `deny_unknown_fields`, keys named as the
+//! `openssl ocsp`-style flags (`ca`, `index`, `rsigner`, `rkey`, `passin`, `ndays`, ...).
+//! Relative paths in a config file are taken relative to the file's directory.
+//! Secrets are never inline: `passin` names where the passphrase is (`env:`, `file:`, ...).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listeners, limits and output.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// One table per served CA.
+    #[serde(default, rename = "issuer")]
+    pub issuers: Vec<IssuerConfig>,
+}
+
+/// The HTTP side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses to listen on (`127.0.0.1:2560`, `[::]:2560`).
+    pub listen: Vec<String>,
+    /// Listen on this port on all interfaces, IPv4 and IPv6 (as `openssl ocsp -port`).
+    pub port: Option<u16>,
+    /// Print every request and response in readable form (openssl's `-text`).
+    pub text: bool,
+    /// Connection and request limits.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: Vec::new(),
+            port: None,
+            text: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Limits on what clients may make the server hold or do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest POST body, in octets (larger → 413 without reading it).
+    pub max_body_bytes: usize,
+    /// Longest GET path (request target), in octets (longer → 414).
+    pub max_uri_bytes: usize,
+    /// Most CertIDs in one request (more → malformedRequest).
+    pub max_cert_ids: usize,
+    /// Seconds allowed to send the request headers.
+    pub header_timeout_secs: u64,
+    /// Seconds allowed to send the request body.
+    pub body_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept.
+    pub idle_timeout_secs: u64,
+    /// Seconds after which an unanswered request is answered `tryLater`.
+    pub request_timeout_secs: u64,
+    /// Most connections open at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Seconds to finish accepted requests after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 10 * 1024,
+            max_uri_bytes: 16 * 1024,
+            max_cert_ids: 64,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            request_timeout_secs: 8,
+            max_connections: 10_000,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// `header_timeout_secs` as a Duration.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+    /// `body_timeout_secs` as a Duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+    /// `idle_timeout_secs` as a Duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+    /// `request_timeout_secs` as a Duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+/// The answer for a serial the index does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSerial {
+    /// `unknown` (RFC 6960 §2.2), as openssl answers.
+    #[default]
+    Unknown,
+    /// `revoked`, certificateHold, 1970-01-01, with the extended-revoke extension
+    /// (RFC 6960 §2.2, §4.4.8): for CAs that know every serial they issued.
+    Revoked,
+}
+
+/// How the responder names itself in responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponderIdConfig {
+    /// byKey: SHA-1 of the signer's public key (RFC 9919's default).
+    #[default]
+    Key,
+    /// byName: the signer certificate's subject.
+    Name,
+}
+
+/// One served CA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// A name for logs and metrics; default: the CA's subject common name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The OpenSSL CA database.
+    pub index: PathBuf,
+    /// The responder certificate (PEM); default: the CA certificate (the CA signs).
+    #[serde(default)]
+    pub rsigner: Option<PathBuf>,
+    /// The responder key (PEM); default: the `rsigner` file.
+    #[serde(default)]
+    pub rkey: Option<PathBuf>,
+    /// Where the key's passphrase is: `pass:`, `env:VAR`, `file:PATH`, `fd:N`, `stdin`.
+    #[serde(default)]
+    pub passin: Option<String>,
+    /// Signature digest: `sha256` (default), `sha384`, `sha512`.
+    #[serde(default)]
+    pub rmd: Option<String>,
+    /// Signature options as openssl's `-rsigopt`, e.g. `rsa_padding_mode:pss`.
+    #[serde(default)]
+    pub rsigopt: Vec<String>,
+    /// Days until nextUpdate (with `nmin`); default 1 day when neither is set.
+    #[serde(default)]
+    pub ndays: Option<u64>,
+    /// Minutes until nextUpdate (added to `ndays`).
+    #[serde(default)]
+    pub nmin: Option<u64>,
+    /// The answer for serials not in the index.
+    #[serde(default)]
+    pub unknown_serial: UnknownSerial,
+    /// byKey (default) or byName.
+    #[serde(default)]
+    pub responder_id: ResponderIdConfig,
+    /// Leave the responder certificate out of responses.
+    #[serde(default)]
+    pub resp_no_certs: bool,
+    /// Extra certificates to include in responses.
+    #[serde(default)]
+    pub rother: Vec<PathBuf>,
+}
+
+/// The default validity (nextUpdate − thisUpdate) when neither `ndays` nor `nmin` is set.
+pub const DEFAULT_VALIDITY_SECS: u64 = 86_400;
+
+impl IssuerConfig {
+    /// nextUpdate − thisUpdate, in seconds.
+    pub fn validity_secs(&self) -> u64 {
+        match (self.ndays, self.nmin) {
+            (None, None) => DEFAULT_VALIDITY_SECS,
+            (d, m) => d.unwrap_or(0) * 86_400 + m.unwrap_or(0) * 60,
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.ca);
+        fix(&mut self.index);
+        if let Some(p) = self.rsigner.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.rkey.as_mut() {
+            fix(p);
+        }
+        self.rother.iter_mut().for_each(fix);
+        if let Some(spec) = self.passin.as_mut() {
+            if let Some(rest) = spec.strip_prefix("file:") {
+                let p = Path::new(rest);
+                if p.is_relative() {
+                    *spec = format!("file:{}", base.join(p).display());
+                }
+            }
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong (with line and column from the TOML parser where it has them).
+    pub reason: String,
+}
+
+impl Config {
+    /// Parse TOML text; `path` is used for messages and to resolve relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            reason: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for i in &mut cfg.issuers {
+            i.resolve_paths(base);
+        }
+        Ok(cfg)
+    }
+
+    /// Read and parse a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Config::from_toml(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_issuers_and_resolves_paths() {
+        let cfg = Config::from_toml(
+            r#"
+            [server]
+            listen = ["127.0.0.1:0"]
+            [server.limits]
+            max_body_bytes = 2048
+            [[issuer]]
+            ca = "cacert.pem"
+            index = "/abs/index.txt"
+            rsigner = "ocsp.crt"
+            passin = "file:pass.txt"
+            ndays = 2
+            nmin = 30
+            unknown_serial = "revoked"
+            responder_id = "name"
+            [[issuer]]
+            ca = "b.pem"
+            index = "b.txt"
+            "#,
+            Path::new("/etc/ocsp/ocsp.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.server.limits.max_body_bytes, 2048);
+        assert_eq!(cfg.server.limits.max_cert_ids, 64);
+        let a = &cfg.issuers[0];
+        assert_eq!(a.ca, Path::new("/etc/ocsp/cacert.pem"));
+        assert_eq!(a.index, Path::new("/abs/index.txt"));
+        assert_eq!(a.passin.as_deref(), Some("file:/etc/ocsp/pass.txt"));
+        assert_eq!(a.validity_secs(), 2 * 86_400 + 30 * 60);
+        assert_eq!(a.unknown_serial, UnknownSerial::Revoked);
+        assert_eq!(a.responder_id, ResponderIdConfig::Name);
+        assert_eq!(cfg.issuers[1].validity_secs(), DEFAULT_VALIDITY_SECS);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_position() {
+        let err = Config::from_toml("[[issuer]]\nca = \"a\"\nindex = \"b\"\nrsinger = \"c\"\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(err.reason.contains("rsinger"), "{}", err.reason);
+        assert!(err.reason.contains("line 4"), "{}", err.reason);
+    }
+}

@@ -1,1 +1,296 @@
-//! (being written)
+//! Listeners and connections: HTTP/1.1 keep-alive and h2c on every listener, timeouts
+//! on every phase, a cap on open connections, graceful shutdown.
+//!
+//! No client can delay another: each connection is its own task; header reads, body
+//! reads and idle keep-alive connections are bounded in time; connections beyond the
+//! cap wait in the kernel's accept queue rather than in our memory.
+
+use crate::config::Limits;
+use crate::http::{handle, Edge};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// Parse a `--listen` value: `ADDR:PORT`, `[V6]:PORT`, `localhost:PORT` or `:PORT`
+/// (all interfaces).
+pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--listen {s}: expected ADDR:PORT, e.g. 127.0.0.1:2560 or [::1]:2560"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("--listen {s}: port {port:?} is not a number from 0 to 65535"))?;
+    match host {
+        "" | "*" => Ok(vec![SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)]),
+        "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+        _ => Err(format!(
+            "--listen {s}: {host:?} is not an IP address (use 127.0.0.1, [::1], 0.0.0.0 or [::])"
+        )),
+    }
+}
+
+/// Bind `addr` with SO_REUSEADDR; an unspecified IPv6 address also accepts IPv4
+/// (dual stack), as `openssl ocsp -port` does. Falls back to 0.0.0.0 where IPv6 is off.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let try_bind = |addr: SocketAddr| -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(!addr.ip().is_unspecified())?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        socket.set_nonblocking(true)?;
+        TcpListener::from_std(std::net::TcpListener::from(socket))
+    };
+    match try_bind(addr) {
+        Err(e) if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) => {
+            tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
+            try_bind(SocketAddr::from(([0, 0, 0, 0], addr.port())))
+        }
+        other => other,
+    }
+}
+
+/// A stream that records when it last moved a byte, so idle keep-alive connections can
+/// be closed.
+struct IdleIo<T> {
+    inner: T,
+    last: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl<T> IdleIo<T> {
+    fn touch(&self) {
+        self.last
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.touch();
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.touch();
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    edge: Arc<Edge>,
+}
+
+impl Server {
+    /// Bind every address.
+    pub fn bind(addrs: &[SocketAddr], edge: Arc<Edge>) -> io::Result<Server> {
+        let listeners = addrs
+            .iter()
+            .map(|a| bind(*a).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {a}: {e}"))))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Server { listeners, edge })
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+    }
+
+    /// Serve until `shutdown` completes, then stop accepting, let accepted requests finish
+    /// within the grace period, and return.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let limits = self.edge.limits().clone();
+        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut accept_tasks = Vec::new();
+        for listener in self.listeners {
+            accept_tasks.push(tokio::spawn(accept_loop(
+                listener,
+                self.edge.clone(),
+                slots.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing accepted requests");
+        let _ = stop_tx.send(true);
+        for t in accept_tasks {
+            let _ = t.await;
+        }
+        // Every connection holds a slot until it ends.
+        let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+        let grace = Duration::from_secs(limits.shutdown_grace_secs);
+        let drained = tokio::time::timeout(grace, slots.acquire_many(all)).await;
+        match drained {
+            Ok(_) => tracing::info!("all connections closed"),
+            Err(_) => tracing::warn!(grace_secs = limits.shutdown_grace_secs, "grace period over; closing the remaining connections"),
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    slots: Arc<Semaphore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let edge = edge.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, peer, edge, stop).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    edge: Arc<Edge>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let limits: Limits = edge.limits().clone();
+    let last = Arc::new(AtomicU64::new(0));
+    let epoch = Instant::now();
+    let io = IdleIo {
+        inner: stream,
+        last: last.clone(),
+        epoch,
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout())
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(32 * 1024)
+        .keep_alive_interval(None);
+    let service = service_fn(move |req| {
+        let edge = edge.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&edge, req).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let idle = limits.idle_timeout();
+    let mut shutting_down = false;
+    loop {
+        let since = Duration::from_millis(last.load(Ordering::Relaxed));
+        let idle_deadline = tokio::time::Instant::from_std(epoch + since + idle);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                let now_ms = epoch.elapsed().as_millis() as u64;
+                let last_ms = last.load(Ordering::Relaxed);
+                if now_ms.saturating_sub(last_ms) >= idle.as_millis() as u64 {
+                    if shutting_down {
+                        tracing::debug!(%peer, "closing a connection that did not finish in time");
+                        return;
+                    }
+                    tracing::debug!(%peer, "closing an idle connection");
+                    conn.as_mut().graceful_shutdown();
+                    shutting_down = true;
+                    last.store(now_ms, Ordering::Relaxed);
+                }
+            }
+            _ = stop.changed(), if !shutting_down => {
+                conn.as_mut().graceful_shutdown();
+                shutting_down = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(parse_listen("127.0.0.1:2560").unwrap(), vec![SocketAddr::from(([127, 0, 0, 1], 2560))]);
+        assert_eq!(parse_listen("[::1]:0").unwrap()[0].port(), 0);
+        assert_eq!(parse_listen("localhost:80").unwrap(), vec![SocketAddr::from(([127, 0, 0, 1], 80))]);
+        assert!(parse_listen(":2560").unwrap()[0].ip().is_unspecified());
+        assert!(parse_listen("example.com:80").is_err());
+        assert!(parse_listen("127.0.0.1:99999").is_err());
+        assert!(parse_listen("nonsense").is_err());
+    }
+}
