@@ -199,9 +199,48 @@ fn text_hook() -> ocsp_responder::http::TextHook {
     })
 }
 
-/// Serve `cfg` until SIGTERM or SIGINT.
-pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let loaded = load_issuers(&cfg)?;
+/// A responder with everything loaded and its listeners bound, not yet serving.
+pub struct Prepared {
+    server: Server,
+    loaded: Loaded,
+}
+
+impl Prepared {
+    /// The bound addresses (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.server.local_addrs()
+    }
+
+    /// Print `listening on http://ADDR:PORT` for each listener, then serve until SIGTERM
+    /// or SIGINT; SIGHUP reloads the index files.
+    pub async fn run(self) -> anyhow::Result<()> {
+        {
+            let mut out = std::io::stdout().lock();
+            for a in self.server.local_addrs() {
+                writeln!(out, "listening on http://{a}")?;
+            }
+            out.flush()?;
+        }
+        let indexes = self.loaded.indexes.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading index files");
+                for idx in &indexes {
+                    let _ = idx.generation().await;
+                }
+            }
+        });
+        self.server.run(shutdown_signal()).await;
+        Ok(())
+    }
+}
+
+/// Load every issuer of `cfg` and bind its listeners (inside a tokio runtime).
+pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
+    let loaded = load_issuers(cfg)?;
     for i in loaded.issuers.iter() {
         tracing::info!(
             issuer = %i.name,
@@ -216,28 +255,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     if cfg.server.text {
         edge = edge.with_text(text_hook());
     }
-    let server = Server::bind(&listen_addrs(&cfg)?, Arc::new(edge))?;
-    {
-        let mut out = std::io::stdout().lock();
-        for a in server.local_addrs() {
-            writeln!(out, "listening on http://{a}")?;
-        }
-        out.flush()?;
-    }
-    let indexes = loaded.indexes.clone();
-    tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading index files");
-            for idx in &indexes {
-                let _ = idx.generation().await;
-            }
-        }
-    });
-    server.run(shutdown_signal()).await;
-    Ok(())
+    let server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
+    Ok(Prepared { server, loaded })
+}
+
+/// Serve `cfg` until SIGTERM or SIGINT.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    prepare(&cfg)?.run().await
 }
 
 async fn shutdown_signal() {
