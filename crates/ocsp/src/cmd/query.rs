@@ -353,7 +353,9 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
             }
         }
         None => {
-            let nonce = if args.no_nonce {
+            // A saved response (--respin) answered some earlier request: no nonce of ours
+            // can be in it, so none is sent or checked (give --reqin to check that one's).
+            let nonce = if args.no_nonce || args.respin.is_some() {
                 None
             } else {
                 Some(ocsp_client::random_nonce().map_err(usage)?)
