@@ -8,8 +8,13 @@
 //! Neither knows HTTP. Their errors are [`SourceError`]s, mapped to OCSP statuses in one
 //! place, [`crate::http`].
 
+pub mod cached;
 pub mod index_txt;
 pub mod live;
+pub mod signing;
+pub mod store;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use async_trait::async_trait;
 use bytes::Bytes;

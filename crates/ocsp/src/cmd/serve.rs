@@ -6,8 +6,10 @@ use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSer
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{IssuerLoader, IssuerSet};
 use ocsp_responder::server::{parse_listen, Server};
+use ocsp_responder::source::cached::{CacheOptions, CachedSource};
 use ocsp_responder::source::index_txt::IndexTxtSource;
 use ocsp_responder::source::live::LiveSource;
+use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::StatusSource;
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -223,7 +225,9 @@ impl Prepared {
         }
         let indexes = self.loaded.indexes.clone();
         tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
                 return;
             };
             while hup.recv().await.is_some() {
@@ -250,7 +254,9 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
             "serving"
         );
     }
-    let source = Arc::new(LiveSource::new(loaded.issuers.clone()));
+    let pool = SigningPool::with_defaults().context("cannot start the signing threads")?;
+    let live = LiveSource::new(loaded.issuers.clone(), pool);
+    let source = Arc::new(CachedSource::new(live, CacheOptions::default()));
     let mut edge = Edge::new(source, cfg.server.limits.clone());
     if cfg.server.text {
         edge = edge.with_text(text_hook());
