@@ -216,21 +216,56 @@ fn classify(der: &[u8]) -> Result<Kind, String> {
     }
 }
 
-fn der_err(what: &str, e: der::Error, offset: usize) -> String {
+fn der_err(what: &str, e: der::Error, input: &[u8], offset: usize) -> String {
     match e.position() {
         Some(p) => {
-            let at = usize::try_from(u32::from(p)).unwrap_or(0) + offset;
+            let mut at = usize::try_from(u32::from(p)).unwrap_or(0) + offset;
+            // The der crate reports a wrong tag at the end of the offending element; report
+            // where that element starts instead.
+            if let der::ErrorKind::TagUnexpected { actual, .. } = e.kind() {
+                if let Some(start) = element_start(input, at, actual.octet()) {
+                    at = start;
+                }
+            }
             format!("not a valid {what}: at byte {at}: {}", e.kind())
         }
         None => format!("not a valid {what}: {}", e.kind()),
     }
 }
 
+/// The offset of the TLV with tag `tag` that ends exactly at `end`, if there is one.
+fn element_start(input: &[u8], end: usize, tag: u8) -> Option<usize> {
+    (0..end.min(input.len())).rev().find(|&s| {
+        if input[s] != tag {
+            return false;
+        }
+        let Some(&first) = input.get(s + 1) else {
+            return false;
+        };
+        let (len, header) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let n = usize::from(first & 0x7F);
+            if n == 0 || n > 4 {
+                return false;
+            }
+            let Some(bytes) = input.get(s + 2..s + 2 + n) else {
+                return false;
+            };
+            (
+                bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+                2 + n,
+            )
+        };
+        s + header + len == end
+    })
+}
+
 fn inspect(der: &[u8], form: Form, json: bool) -> Result<String, String> {
     let mut warnings = Vec::new();
     match classify(der)? {
         Kind::Request => {
-            let req = OcspRequest::from_der(der).map_err(|e| der_err("OCSPRequest", e, 0))?;
+            let req = OcspRequest::from_der(der).map_err(|e| der_err("OCSPRequest", e, der, 0))?;
             if let Err(e) = ocsp_proto::request::parse(der, &Default::default()) {
                 warnings.push(format!("a responder would refuse this request: {e}"));
             }
@@ -256,7 +291,8 @@ fn inspect(der: &[u8], form: Form, json: bool) -> Result<String, String> {
             }
         }
         Kind::Response => {
-            let outer = OcspResponse::from_der(der).map_err(|e| der_err("OCSPResponse", e, 0))?;
+            let outer =
+                OcspResponse::from_der(der).map_err(|e| der_err("OCSPResponse", e, der, 0))?;
             if outer.response_status == OcspResponseStatus::Successful {
                 let bytes = outer.response_bytes.as_ref().ok_or(
                     "a successful OCSPResponse must carry responseBytes ([0] EXPLICIT), and this one has none",
@@ -271,6 +307,7 @@ fn inspect(der: &[u8], form: Form, json: bool) -> Result<String, String> {
                         der_err(
                             &format!("BasicOCSPResponse (it starts at byte {offset})"),
                             e,
+                            der,
                             offset,
                         )
                     })?;
