@@ -19,6 +19,12 @@ pub struct Config {
     /// One table per served CA.
     #[serde(default, rename = "issuer")]
     pub issuers: Vec<IssuerConfig>,
+    /// The response cache (`[cache]`).
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// Signing threads and queues (`[signing]`).
+    #[serde(default)]
+    pub signing: SigningConfig,
 }
 
 /// The HTTP side.
@@ -212,6 +218,85 @@ impl IssuerConfig {
     }
 }
 
+/// The response cache: pre-signed answers for requests without a nonce.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Answer requests without a nonce from pre-signed answers (`--no-cache` turns it off).
+    pub enabled: bool,
+    /// Most answers held (`--cache-max-entries`); default 100,000.
+    pub max_entries: usize,
+    /// About the most bytes of answers held; default 256 MiB.
+    pub max_bytes: usize,
+    /// Fraction of an answer's validity after which it is re-signed, in (0, 1]
+    /// (`--refresh-fraction`); default 0.5.
+    pub refresh_fraction: f64,
+    /// A response store written by `ocsp presign`, loaded at start (`--store`).
+    pub store: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            max_entries: crate::source::cached::DEFAULT_MAX_ENTRIES,
+            max_bytes: crate::source::cached::DEFAULT_MAX_BYTES,
+            refresh_fraction: crate::source::cached::DEFAULT_REFRESH_FRACTION,
+            store: None,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The cache's options.
+    pub fn options(&self) -> crate::source::cached::CacheOptions {
+        crate::source::cached::CacheOptions {
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+            refresh_fraction: self.refresh_fraction,
+        }
+    }
+
+    /// Check the values; resolve `store` against `base`.
+    pub fn finish(&mut self, base: &Path) -> Result<(), String> {
+        if !(self.refresh_fraction > 0.0 && self.refresh_fraction <= 1.0) {
+            return Err(format!(
+                "[cache] refresh_fraction = {}: give a fraction of the validity in (0, 1], e.g. 0.5",
+                self.refresh_fraction
+            ));
+        }
+        if self.max_entries == 0 {
+            return Err("[cache] max_entries = 0: give at least 1 (or enabled = false)".into());
+        }
+        if let Some(p) = self.store.as_mut() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Signing off the I/O path: a fixed pool of threads with two bounded queues.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// Signing threads (`--signing-threads`); 0 (default): one per core.
+    pub threads: usize,
+    /// Jobs each queue (cacheable, nonce) holds before answering `tryLater`
+    /// (`--signing-queue`); default 256.
+    pub queue_depth: usize,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            threads: 0,
+            queue_depth: crate::source::signing::DEFAULT_QUEUE_DEPTH,
+        }
+    }
+}
+
 /// A configuration file that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
@@ -230,6 +315,10 @@ impl Config {
             reason: e.to_string().trim_end().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        cfg.cache.finish(base).map_err(|reason| ConfigError {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
         }
@@ -284,6 +373,26 @@ mod tests {
         assert_eq!(a.unknown_serial, UnknownSerial::Revoked);
         assert_eq!(a.responder_id, ResponderIdConfig::Name);
         assert_eq!(cfg.issuers[1].validity_secs(), DEFAULT_VALIDITY_SECS);
+    }
+
+    #[test]
+    fn cache_and_signing_tables() {
+        let cfg = Config::from_toml(
+            "[cache]\nmax_entries = 10\nrefresh_fraction = 0.25\nstore = \"r.store\"\n[signing]\nthreads = 3\nqueue_depth = 9\n",
+            Path::new("/etc/ocsp/ocsp.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.cache.max_entries, 10);
+        assert_eq!(cfg.cache.options().refresh_fraction, 0.25);
+        assert_eq!(cfg.cache.store.as_deref(), Some(Path::new("/etc/ocsp/r.store")));
+        assert!(cfg.cache.enabled);
+        assert_eq!((cfg.signing.threads, cfg.signing.queue_depth), (3, 9));
+        let d = Config::default();
+        assert_eq!(d.cache.max_entries, 100_000);
+        assert_eq!(d.signing.queue_depth, 256);
+        for bad in ["[cache]\nrefresh_fraction = 0.0\n", "[cache]\nrefresh_fraction = 1.5\n", "[cache]\nmax_entries = 0\n", "[cache]\nmax_entrys = 1\n", "[signing]\nthread = 1\n"] {
+            assert!(Config::from_toml(bad, Path::new("x.toml")).is_err(), "{bad}");
+        }
     }
 
     #[test]

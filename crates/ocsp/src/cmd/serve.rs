@@ -6,11 +6,11 @@ use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSer
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{IssuerLoader, IssuerSet};
 use ocsp_responder::server::{parse_listen, Server};
-use ocsp_responder::source::cached::{CacheOptions, CachedSource};
+use ocsp_responder::source::cached::CachedSource;
 use ocsp_responder::source::index_txt::IndexTxtSource;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::StatusSource;
+use ocsp_responder::source::{ResponseSource, StatusSource};
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -82,6 +82,26 @@ pub struct Args {
     /// Log format on stderr (filters from RUST_LOG).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Load pre-signed answers from this response store (written by `ocsp presign`) at start.
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    /// Do not cache answers: sign every one (default: answers to requests without a nonce
+    /// are cached and re-signed after half their validity).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Most answers the cache holds (default 100000).
+    #[arg(long, value_name = "N")]
+    pub cache_max_entries: Option<usize>,
+    /// Re-sign a cached answer once this fraction of its validity has passed (default 0.5).
+    #[arg(long, value_name = "FRACTION")]
+    pub refresh_fraction: Option<f64>,
+    /// Signing threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub signing_threads: Option<usize>,
+    /// Signing jobs queued (per queue: cacheable, nonce) before answering tryLater (default 256).
+    #[arg(long, value_name = "N")]
+    pub signing_queue: Option<usize>,
 }
 
 impl Args {
@@ -129,6 +149,25 @@ impl Args {
             cfg.server.listen = self.listen.clone();
         }
         cfg.server.text |= self.text;
+        if let Some(p) = &self.store {
+            cfg.cache.store = Some(p.clone());
+        }
+        cfg.cache.enabled &= !self.no_cache;
+        if let Some(n) = self.cache_max_entries {
+            cfg.cache.max_entries = n;
+        }
+        if let Some(f) = self.refresh_fraction {
+            cfg.cache.refresh_fraction = f;
+        }
+        cfg.cache
+            .finish(Path::new("."))
+            .map_err(|e| anyhow::anyhow!(e.replace("[cache] ", "--")))?;
+        if let Some(n) = self.signing_threads {
+            cfg.signing.threads = n;
+        }
+        if let Some(n) = self.signing_queue {
+            cfg.signing.queue_depth = n;
+        }
         if cfg.issuers.is_empty() {
             bail!("no CA to serve: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");
         }
@@ -205,9 +244,22 @@ fn text_hook() -> ocsp_responder::http::TextHook {
 pub struct Prepared {
     server: Server,
     loaded: Loaded,
+    cache: Option<Arc<CachedSource>>,
+    pool: Arc<SigningPool>,
+    store: Option<PathBuf>,
 }
 
 impl Prepared {
+    /// The response cache (its counters: `cache().stats()`), when enabled.
+    pub fn cache(&self) -> Option<&Arc<CachedSource>> {
+        self.cache.as_ref()
+    }
+
+    /// The signing pool (its counters: `signing_pool().stats()`).
+    pub fn signing_pool(&self) -> &Arc<SigningPool> {
+        &self.pool
+    }
+
     /// The bound addresses (port 0 resolved).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.server.local_addrs()
@@ -216,6 +268,22 @@ impl Prepared {
     /// Print `listening on http://ADDR:PORT` for each listener, then serve until SIGTERM
     /// or SIGINT; SIGHUP reloads the index files.
     pub async fn run(self) -> anyhow::Result<()> {
+        if let (Some(cache), Some(store)) = (&self.cache, &self.store) {
+            let started = std::time::Instant::now();
+            match cache.load_store(store).await {
+                Ok(r) => tracing::info!(
+                    store = %store.display(),
+                    loaded = r.loaded,
+                    expired = r.expired,
+                    stale = r.stale,
+                    foreign = r.foreign,
+                    invalid = r.invalid,
+                    millis = started.elapsed().as_millis() as u64,
+                    "response store loaded"
+                ),
+                Err(e) => tracing::warn!("response store not loaded (starting cold): {e}"),
+            }
+        }
         {
             let mut out = std::io::stdout().lock();
             for a in self.server.local_addrs() {
@@ -254,15 +322,27 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
             "serving"
         );
     }
-    let pool = SigningPool::with_defaults().context("cannot start the signing threads")?;
-    let live = LiveSource::new(loaded.issuers.clone(), pool);
-    let source = Arc::new(CachedSource::new(live, CacheOptions::default()));
+    let pool = SigningPool::new(cfg.signing.threads, cfg.signing.queue_depth)
+        .context("cannot start the signing threads")?;
+    let live = LiveSource::new(loaded.issuers.clone(), pool.clone());
+    let (source, cache): (Arc<dyn ResponseSource>, _) = if cfg.cache.enabled {
+        let c = Arc::new(CachedSource::new(live, cfg.cache.options()));
+        (c.clone(), Some(c))
+    } else {
+        (Arc::new(live), None)
+    };
     let mut edge = Edge::new(source, cfg.server.limits.clone());
     if cfg.server.text {
         edge = edge.with_text(text_hook());
     }
     let server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
-    Ok(Prepared { server, loaded })
+    Ok(Prepared {
+        server,
+        loaded,
+        cache,
+        pool,
+        store: cfg.cache.store.clone(),
+    })
 }
 
 /// Serve `cfg` until SIGTERM or SIGINT.
