@@ -24,6 +24,8 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Build a demo PKI in the OpenSSL CA layout and serve it.
     Demo(cmd::demo::Args),
+    /// Sign every entry of the configured CAs ahead of time into a response store for `serve --store`.
+    Presign(cmd::presign::Args),
 }
 
 impl Command {
@@ -34,6 +36,7 @@ impl Command {
             Command::Query(a) => cmd::query::run(a),
             Command::Inspect(a) => cmd::inspect::run(a),
             Command::Demo(a) => cmd::demo::run(a),
+            Command::Presign(a) => cmd::presign::run(a),
         }
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod inspect;
+pub mod presign;
 pub mod query;
 pub mod serve;

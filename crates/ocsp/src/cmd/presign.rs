@@ -1,0 +1,375 @@
+//! `ocsp presign`: sign an answer for every entry of the configured CAs ahead of time,
+//! into a response store that `ocsp serve --store` loads at start (docs/presign.md).
+
+use crate::cmd::serve::load_issuers;
+use crate::logging::{self, LogFormat};
+use anyhow::{bail, Context};
+use ocsp_proto::{HashAlg, Serial};
+use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::issuer::Issuer;
+use ocsp_responder::source::cached::{CacheOptions, CachedSource};
+use ocsp_responder::source::live::LiveSource;
+use ocsp_responder::source::signing::SigningPool;
+use ocsp_responder::source::SourceError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Flags of `ocsp presign`. The CA flags are those of `ocsp serve` (one CA); `--config`
+/// describes any number. Answers are signed as `ocsp serve` would sign them (same
+/// validity, policy and responder), for CertIDs hashed with each `--hash` algorithm.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  \
+ocsp presign --index index.txt --ca cacert.pem --rsigner ocsp.crt --rkey ocsp.key \\\n    \
+--out responses.store\n  \
+ocsp serve ... --store responses.store\n\n\
+Run it again with --refresh (e.g. from cron, well within half the validity) to re-sign\n\
+only the answers that changed or passed their refresh point.")]
+pub struct Args {
+    /// TOML configuration file (one `[[issuer]]` table per CA; `[cache] store` is the default --out).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// OpenSSL CA database (index.txt) of the CA.
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
+    /// CA certificate (PEM).
+    #[arg(long = "ca", visible_alias = "CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Responder certificate (PEM); default: the CA certificate.
+    #[arg(long, value_name = "FILE")]
+    pub rsigner: Option<PathBuf>,
+    /// Responder private key (PEM); default: the --rsigner file.
+    #[arg(long, value_name = "FILE")]
+    pub rkey: Option<PathBuf>,
+    /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin.
+    #[arg(long, value_name = "SPEC")]
+    pub passin: Option<String>,
+    /// Signature digest: sha256 (default), sha384, sha512.
+    #[arg(long, value_name = "DIGEST")]
+    pub rmd: Option<String>,
+    /// Signature option, e.g. rsa_padding_mode:pss (repeatable).
+    #[arg(long, value_name = "OPT")]
+    pub rsigopt: Vec<String>,
+    /// Days until nextUpdate (default: 1 day when neither --ndays nor --nmin is given).
+    #[arg(long, value_name = "DAYS")]
+    pub ndays: Option<u64>,
+    /// Minutes until nextUpdate (added to --ndays).
+    #[arg(long, value_name = "MINUTES")]
+    pub nmin: Option<u64>,
+    /// Answer for serials not in the index: unknown (default) or revoked.
+    #[arg(long, value_name = "ANSWER", value_parser = ["unknown", "revoked"])]
+    pub unknown_serial: Option<String>,
+    /// ResponderID: key (byKey, default) or name (byName).
+    #[arg(long, value_name = "KIND", value_parser = ["key", "name"])]
+    pub responder_id: Option<String>,
+    /// Leave the responder certificate out of responses.
+    #[arg(long)]
+    pub resp_no_certs: bool,
+    /// Extra certificates to include in responses (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub rother: Vec<PathBuf>,
+
+    /// The response store to write (default: `[cache] store` of --config).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// CertID hash algorithms to sign answers for (comma-separated): sha1 is openssl's
+    /// default, sha256 RFC 9919's.
+    #[arg(
+        long,
+        value_name = "ALGS",
+        value_delimiter = ',',
+        default_value = "sha1,sha256"
+    )]
+    pub hash: Vec<String>,
+    /// Start from the existing store at --out: keep answers that are still true and not
+    /// past their refresh point, sign the rest.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Re-sign answers past this fraction of their validity (with --refresh; default: the
+    /// config's `[cache] refresh_fraction`, 0.5).
+    #[arg(long, value_name = "FRACTION")]
+    pub refresh_fraction: Option<f64>,
+    /// Signing threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub signing_threads: Option<usize>,
+    /// No progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Log format on stderr (filters from RUST_LOG).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Args {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut cfg = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if self.index.is_some()
+            || self.ca.is_some()
+            || self.rsigner.is_some()
+            || self.rkey.is_some()
+        {
+            let (Some(ca), Some(index)) = (self.ca.clone(), self.index.clone()) else {
+                bail!("a CA given by flags needs both --ca CAFILE and --index index.txt");
+            };
+            cfg.issuers.push(IssuerConfig {
+                name: None,
+                ca,
+                index,
+                rsigner: self.rsigner.clone(),
+                rkey: self.rkey.clone(),
+                passin: self.passin.clone(),
+                rmd: self.rmd.clone(),
+                rsigopt: self.rsigopt.clone(),
+                ndays: self.ndays,
+                nmin: self.nmin,
+                unknown_serial: match self.unknown_serial.as_deref() {
+                    Some("revoked") => UnknownSerial::Revoked,
+                    _ => UnknownSerial::Unknown,
+                },
+                responder_id: match self.responder_id.as_deref() {
+                    Some("name") => ResponderIdConfig::Name,
+                    _ => ResponderIdConfig::Key,
+                },
+                resp_no_certs: self.resp_no_certs,
+                rother: self.rother.clone(),
+            });
+        }
+        if cfg.issuers.is_empty() {
+            bail!("no CA to presign for: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");
+        }
+        if let Some(f) = self.refresh_fraction {
+            cfg.cache.refresh_fraction = f;
+        }
+        cfg.cache
+            .finish(Path::new("."))
+            .map_err(|e| anyhow::anyhow!(e.replace("[cache] ", "--")))?;
+        if let Some(n) = self.signing_threads {
+            cfg.signing.threads = n;
+        }
+        Ok(cfg)
+    }
+
+    fn algorithms(&self) -> anyhow::Result<Vec<HashAlg>> {
+        let mut algs = Vec::new();
+        for h in &self.hash {
+            let Some(a) = HashAlg::from_name(h.trim()) else {
+                bail!("--hash {h}: use sha1, sha256, sha384 or sha512");
+            };
+            if !algs.contains(&a) {
+                algs.push(a);
+            }
+        }
+        if algs.is_empty() {
+            bail!("--hash: name at least one algorithm");
+        }
+        Ok(algs)
+    }
+}
+
+/// The serials of an index.txt, in file order (the fourth tab-separated field). The file
+/// was validated when its status source opened it; lines without a serial are skipped.
+pub fn index_serials(path: &Path) -> anyhow::Result<Vec<Serial>> {
+    let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut serials = Vec::new();
+    for line in text.split(|b| *b == b'\n') {
+        let Some(field) = line.split(|b| *b == b'\t').nth(3) else {
+            continue;
+        };
+        if let Some(s) = std::str::from_utf8(field).ok().and_then(Serial::from_hex) {
+            serials.push(s);
+        }
+    }
+    Ok(serials)
+}
+
+/// Counters shown on the progress line.
+#[derive(Default)]
+struct Progress {
+    done: AtomicU64,
+    signed: AtomicU64,
+}
+
+fn progress_line(p: &Progress, total: u64, started: Instant) -> String {
+    let done = p.done.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let width = 30u64;
+    let filled = (done * width).checked_div(total).unwrap_or(width) as usize;
+    format!(
+        "[{}{}] {done}/{total} answers, {} signed, {:.0}/s",
+        "#".repeat(filled),
+        "-".repeat(width as usize - filled.min(width as usize)),
+        p.signed.load(Ordering::Relaxed),
+        done as f64 / secs
+    )
+}
+
+async fn warm_one(
+    cache: &CachedSource,
+    issuer: &Arc<Issuer>,
+    serial: &Serial,
+    alg: HashAlg,
+) -> Result<bool, SourceError> {
+    loop {
+        match cache.warm(issuer, serial, alg).await {
+            Err(SourceError::Overloaded) => tokio::time::sleep(Duration::from_millis(2)).await,
+            other => return other,
+        }
+    }
+}
+
+async fn presign(args: &Args, cfg: &Config, out: &Path) -> anyhow::Result<()> {
+    let algs = args.algorithms()?;
+    let loaded = load_issuers(cfg)?;
+    let mut work: Vec<(Arc<Issuer>, Serial)> = Vec::new();
+    for (issuer, ic) in loaded.issuers.iter().zip(&cfg.issuers) {
+        for s in index_serials(&ic.index)? {
+            work.push((issuer.clone(), s));
+        }
+    }
+    let total = (work.len() * algs.len()) as u64;
+    let pool = SigningPool::new(cfg.signing.threads, cfg.signing.queue_depth)
+        .context("cannot start the signing threads")?;
+    let live = LiveSource::new(loaded.issuers.clone(), pool.clone());
+    let cache = Arc::new(CachedSource::new(
+        live,
+        CacheOptions {
+            max_entries: (total as usize).max(1),
+            max_bytes: usize::MAX / 4,
+            refresh_fraction: cfg.cache.refresh_fraction,
+        },
+    ));
+    if args.refresh && out.exists() {
+        let r = cache.load_store(out).await?;
+        tracing::info!(
+            records = r.records,
+            kept = r.loaded,
+            expired = r.expired,
+            stale = r.stale,
+            foreign = r.foreign,
+            invalid = r.invalid,
+            "read the existing store"
+        );
+    }
+    let started = Instant::now();
+    let progress = Arc::new(Progress::default());
+    let ticker = (!args.quiet).then(|| {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r{}", progress_line(&p, total, started));
+                let _ = err.flush();
+            }
+        })
+    });
+    // Keep the signing queue full but never over it.
+    let in_flight = (pool.threads() + pool.queue_depth()).max(1);
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..in_flight.min(total.max(1) as usize) {
+        let (cache, work, next, progress, algs) = (
+            cache.clone(),
+            work.clone(),
+            next.clone(),
+            progress.clone(),
+            algs.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((issuer, serial)) = work.get(i / algs.len()) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let alg = algs[i % algs.len()];
+                let signed = warm_one(&cache, issuer, serial, alg)
+                    .await
+                    .with_context(|| format!("{}: serial {serial} ({alg})", issuer.name))?;
+                if signed {
+                    progress.signed.fetch_add(1, Ordering::Relaxed);
+                }
+                progress.done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.context("a presign task failed")??;
+    }
+    if let Some(t) = ticker {
+        t.abort();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "\r{}", progress_line(&progress, total, started));
+    }
+    let written = cache.save_store(out)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "wrote {written} answers for {} serials of {} CA(s) to {} ({} signed, {} kept) in {secs:.1} s",
+        work.len(),
+        loaded.issuers.len(),
+        out.display(),
+        progress.signed.load(Ordering::Relaxed),
+        total - progress.signed.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+/// Run `ocsp presign`.
+pub fn run(args: Args) -> ExitCode {
+    logging::init(args.log_format, "warn");
+    let result = (|| -> anyhow::Result<()> {
+        let cfg = args.config()?;
+        let Some(out) = args.out.clone().or_else(|| cfg.cache.store.clone()) else {
+            bail!("where to write: give --out FILE (or [cache] store in --config)");
+        };
+        crate::cmd::serve::runtime()?.block_on(presign(&args, &cfg, &out))
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ocsp presign: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_from_index_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index.txt");
+        std::fs::write(
+            &p,
+            "V\t301124000000Z\t\t1000\tunknown\t/CN=a\nR\t301124000000Z\t241124000000Z,keyCompromise\t0A1B\tunknown\t/CN=b\n\n",
+        )
+        .unwrap();
+        let s = index_serials(&p).unwrap();
+        assert_eq!(
+            s,
+            vec![
+                Serial::from_hex("1000").unwrap(),
+                Serial::from_hex("0A1B").unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn progress_text() {
+        let p = Progress::default();
+        p.done.store(5, Ordering::Relaxed);
+        let l = progress_line(&p, 10, Instant::now());
+        assert!(l.contains("5/10"), "{l}");
+        assert!(l.starts_with("[###############---------------]"), "{l}");
+        assert!(progress_line(&p, 0, Instant::now()).contains("5/0"));
+    }
+}
