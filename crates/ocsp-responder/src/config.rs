@@ -5,6 +5,7 @@
 //! Relative paths in a config file are taken relative to the file's directory.
 //! Secrets are never inline: `passin` names where the passphrase is (`env:`, `file:`, ...).
 
+pub use ocsp_proto::profile::Profile;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,96 @@ pub struct Config {
     /// Signing threads and queues (`[signing]`).
     #[serde(default)]
     pub signing: SigningConfig,
+    /// The compliance profile every response is checked against before it is signed
+    /// (`--profile`).
+    #[serde(default)]
+    pub profile: Profile,
+    /// HTTPS listeners (`--tls-listen`, `--tls-cert`, `--tls-key`).
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Logs (`--log-format`, `--log-filter`, `--log-client-addr`).
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The metrics and health listener (`--metrics-listen`).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// HTTPS next to the plain listeners: rustls (aws-lc-rs), HTTP/2 by ALPN.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Addresses to listen on with TLS (`127.0.0.1:443`, `[::]:8443`).
+    pub listen: Vec<String>,
+    /// The server certificate chain (PEM), leaf first.
+    pub cert: Option<PathBuf>,
+    /// The server private key (PEM: PKCS#8, PKCS#1 or SEC1, unencrypted); default: the
+    /// `cert` file.
+    pub key: Option<PathBuf>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What is logged and how.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `RUST_LOG`-style filter (`info`, `info,ocsp::access=warn`); the `RUST_LOG`
+    /// environment variable overrides it, `--log-filter` overrides both.
+    pub filter: Option<String>,
+    /// Put the client's address in access log lines (off by default: privacy).
+    pub client_addr: bool,
+    /// Error and warning lines of one kind logged per window before the rest are counted
+    /// and summarised in one line.
+    pub error_burst: u32,
+    /// The window of `error_burst`, in seconds.
+    pub error_window_secs: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: None,
+            client_addr: false,
+            error_burst: 10,
+            error_window_secs: 60,
+        }
+    }
+}
+
+/// The operations listener: `/metrics`, `/healthz`, `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where to serve them (`127.0.0.1:9560`); none by default.
+    pub listen: Option<String>,
+    /// Seconds a `/readyz` test signature result is reused before signing again.
+    pub ready_cache_secs: u64,
+    /// Seconds between background checks of the responders (test signature, certificate
+    /// expiry warnings 30 and 7 days ahead, preflight).
+    pub check_interval_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            ready_cache_secs: 1,
+            check_interval_secs: 3600,
+        }
+    }
 }
 
 /// The HTTP side.
@@ -321,6 +412,11 @@ impl Config {
         })?;
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
+        }
+        for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
         Ok(cfg)
     }

@@ -15,6 +15,7 @@
 
 use crate::clock;
 use crate::config::Limits;
+use crate::log_sample::Sampler;
 use crate::source::{Answer, ResponseSource, SourceError};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -27,8 +28,9 @@ use ocsp_proto::request::{self, ParsedRequest, RequestLimits};
 use ocsp_proto::response::error_response;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::Timestamp;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The media type of OCSP responses.
 pub const OCSP_RESPONSE: &str = "application/ocsp-response";
@@ -48,6 +50,9 @@ pub struct Edge {
     limits: Limits,
     request_limits: RequestLimits,
     text: Option<TextHook>,
+    log_client_addr: bool,
+    internal_errors: Sampler,
+    unavailable: Sampler,
 }
 
 impl Edge {
@@ -62,7 +67,20 @@ impl Edge {
             limits,
             request_limits,
             text: None,
+            log_client_addr: false,
+            internal_errors: Sampler::new("internal_error", 10, Duration::from_secs(60)),
+            unavailable: Sampler::new("try_later", 10, Duration::from_secs(60)),
         }
+    }
+
+    /// Log the client's address in access lines (`client_addr`), and at most `burst`
+    /// error or warning lines of each kind per `window` (the rest are counted and
+    /// summarised in the next line logged).
+    pub fn with_log(mut self, client_addr: bool, burst: u32, window: Duration) -> Edge {
+        self.log_client_addr = client_addr;
+        self.internal_errors = Sampler::new("internal_error", burst, window);
+        self.unavailable = Sampler::new("try_later", burst, window);
+        self
     }
 
     /// Call `hook(request_der, response_der)` for every request that decoded.
@@ -77,7 +95,7 @@ impl Edge {
     }
 }
 
-/// The outcome of one request, for the access log.
+/// The outcome of one request, for the access log and metrics.
 struct Outcome {
     http: StatusCode,
     ocsp: &'static str,
@@ -93,6 +111,20 @@ fn status_name(s: OcspResponseStatus) -> &'static str {
         OcspResponseStatus::TryLater => "tryLater",
         OcspResponseStatus::SigRequired => "sigRequired",
         OcspResponseStatus::Unauthorized => "unauthorized",
+    }
+}
+
+/// The `outcome` label of `ocsp_requests_total`.
+fn outcome_label(o: &Outcome) -> &'static str {
+    match (o.ocsp, o.http) {
+        ("successful", StatusCode::NOT_MODIFIED) => "notModified",
+        ("-", StatusCode::OK) => "info",
+        ("-", StatusCode::METHOD_NOT_ALLOWED) => "methodNotAllowed",
+        ("-", StatusCode::PAYLOAD_TOO_LARGE) => "tooLarge",
+        ("-", StatusCode::URI_TOO_LONG) => "uriTooLong",
+        ("-", StatusCode::REQUEST_TIMEOUT) => "timeout",
+        ("-", _) => "other",
+        (ocsp, _) => ocsp,
     }
 }
 
@@ -317,6 +349,15 @@ fn error_status(e: &SourceError) -> OcspResponseStatus {
 
 /// Answer one HTTP request. Never fails: every outcome is a response.
 pub async fn handle(edge: &Edge, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    handle_from(edge, req, None).await
+}
+
+/// Answer one HTTP request from `peer` (logged when the edge logs client addresses).
+pub async fn handle_from(
+    edge: &Edge,
+    req: Request<hyper::body::Incoming>,
+    peer: Option<SocketAddr>,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let head = method == Method::HEAD;
@@ -366,9 +407,19 @@ pub async fn handle(edge: &Edge, req: Request<hyper::body::Incoming>) -> Respons
                 }
                 Err(e) => {
                     let status = error_status(&e);
+                    // Our faults are errors, sampled when they storm; client mistakes
+                    // (unauthorized) are in the access line only.
                     match &e {
-                        SourceError::Internal(why) => tracing::error!(error = %why, "internal error answering a request"),
-                        SourceError::Unavailable(why) => tracing::warn!(error = %why, "answering tryLater"),
+                        SourceError::Internal(why) => {
+                            if let Some(suppressed) = edge.internal_errors.admit() {
+                                tracing::error!(error = %why, suppressed, "internal error answering a request");
+                            }
+                        }
+                        SourceError::Unavailable(why) => {
+                            if let Some(suppressed) = edge.unavailable.admit() {
+                                tracing::warn!(error = %why, suppressed, "answering tryLater");
+                            }
+                        }
                         _ => {}
                     }
                     let r = ocsp_error(status);
@@ -386,16 +437,32 @@ pub async fn handle(edge: &Edge, req: Request<hyper::body::Incoming>) -> Respons
             }
         }
     };
-    tracing::info!(
-        target: "ocsp::access",
-        %method,
-        http = outcome.http.as_u16(),
-        ocsp = outcome.ocsp,
-        serials = %outcome.serials.join(","),
-        statuses = %outcome.statuses.join(","),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let elapsed = started.elapsed();
+    crate::metrics::request(crate::metrics::method_label(&method), outcome_label(&outcome), elapsed);
+    crate::metrics::cert_statuses(&outcome.statuses);
+    match peer.filter(|_| edge.log_client_addr) {
+        Some(client) => tracing::info!(
+            target: "ocsp::access",
+            %client,
+            %method,
+            http = outcome.http.as_u16(),
+            ocsp = outcome.ocsp,
+            serials = %outcome.serials.join(","),
+            statuses = %outcome.statuses.join(","),
+            micros = elapsed.as_micros() as u64,
+            "request"
+        ),
+        None => tracing::info!(
+            target: "ocsp::access",
+            %method,
+            http = outcome.http.as_u16(),
+            ocsp = outcome.ocsp,
+            serials = %outcome.serials.join(","),
+            statuses = %outcome.statuses.join(","),
+            micros = elapsed.as_micros() as u64,
+            "request"
+        ),
+    }
     response
 }
 

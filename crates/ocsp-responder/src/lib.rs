@@ -3,10 +3,15 @@
 //! these together.
 
 pub mod clock;
+pub mod compliance;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod issuer;
+pub mod log_sample;
+pub mod metrics;
 pub mod passin;
 pub mod server;
 pub mod signer;
 pub mod source;
+pub mod tls;

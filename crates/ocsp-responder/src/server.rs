@@ -1,12 +1,16 @@
-//! Listeners and connections: HTTP/1.1 keep-alive and h2c on every listener, timeouts
-//! on every phase, a cap on open connections, graceful shutdown.
+//! Listeners and connections: HTTP/1.1 keep-alive and h2c on every plain listener,
+//! HTTPS (HTTP/2 or HTTP/1.1 by ALPN) on TLS listeners, the operations listener
+//! (`/metrics`, `/healthz`, `/readyz`), timeouts on every phase (the TLS handshake counts
+//! as part of the headers), a cap on open connections, graceful shutdown.
 //!
 //! No client can delay another: each connection is its own task; header reads, body
 //! reads and idle keep-alive connections are bounded in time; connections beyond the
 //! cap wait in the kernel's accept queue rather than in our memory.
 
 use crate::config::Limits;
-use crate::http::{handle, Edge};
+use crate::health::{handle_ops, Health, Ops};
+use crate::http::{handle_from, Edge};
+use crate::tls::Tls;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -126,25 +130,110 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     }
 }
 
+/// What a listener serves.
+#[derive(Clone)]
+enum Kind {
+    /// OCSP over plain HTTP (HTTP/1.1 and h2c).
+    Http,
+    /// OCSP over TLS (HTTP/2 or HTTP/1.1 by ALPN).
+    Https(Arc<Tls>),
+    /// `/metrics`, `/healthz`, `/readyz`.
+    Ops(Arc<Ops>),
+}
+
+impl Kind {
+    fn scheme(&self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Https(_) => "https",
+            Kind::Ops(_) => "metrics",
+        }
+    }
+}
+
+struct Listener {
+    tcp: TcpListener,
+    kind: Kind,
+}
+
+/// Most connections open at once on the operations listener (separate from the OCSP
+/// listeners' cap, so a flood of OCSP clients cannot hide the metrics).
+const MAX_OPS_CONNECTIONS: usize = 64;
+
 /// A bound server, ready to run.
 pub struct Server {
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     edge: Arc<Edge>,
+    health: Option<Arc<Health>>,
+}
+
+fn bind_all(addrs: &[SocketAddr], what: &str) -> io::Result<Vec<TcpListener>> {
+    addrs
+        .iter()
+        .map(|a| bind(*a).map_err(|e| io::Error::new(e.kind(), format!("cannot listen{what} on {a}: {e}"))))
+        .collect()
 }
 
 impl Server {
-    /// Bind every address.
+    /// Bind every address (plain HTTP).
     pub fn bind(addrs: &[SocketAddr], edge: Arc<Edge>) -> io::Result<Server> {
-        let listeners = addrs
-            .iter()
-            .map(|a| bind(*a).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {a}: {e}"))))
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(Server { listeners, edge })
+        let listeners = bind_all(addrs, "")?
+            .into_iter()
+            .map(|tcp| Listener { tcp, kind: Kind::Http })
+            .collect();
+        Ok(Server {
+            listeners,
+            edge,
+            health: None,
+        })
     }
 
-    /// The addresses actually bound (port 0 resolved).
+    /// Also serve OCSP over TLS on `addrs`.
+    pub fn bind_tls(&mut self, addrs: &[SocketAddr], tls: Arc<Tls>) -> io::Result<()> {
+        for tcp in bind_all(addrs, " (TLS)")? {
+            self.listeners.push(Listener {
+                tcp,
+                kind: Kind::Https(tls.clone()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Also serve `/metrics`, `/healthz` and `/readyz` on `addr`. `/readyz` fails from
+    /// the moment shutdown begins.
+    pub fn bind_ops(&mut self, addr: SocketAddr, ops: Arc<Ops>) -> io::Result<()> {
+        let tcp = bind_all(&[addr], " (metrics)")?.into_iter().next();
+        if let Some(tcp) = tcp {
+            self.health = Some(ops.health.clone());
+            self.listeners.push(Listener {
+                tcp,
+                kind: Kind::Ops(ops),
+            });
+        }
+        Ok(())
+    }
+
+    fn addrs_of(&self, want: fn(&Kind) -> bool) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter(|l| want(&l.kind))
+            .filter_map(|l| l.tcp.local_addr().ok())
+            .collect()
+    }
+
+    /// The plain HTTP addresses actually bound (port 0 resolved).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.addrs_of(|k| matches!(k, Kind::Http))
+    }
+
+    /// The HTTPS addresses actually bound.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs_of(|k| matches!(k, Kind::Https(_)))
+    }
+
+    /// The operations listener's address, if any.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.addrs_of(|k| matches!(k, Kind::Ops(_))).into_iter().next()
     }
 
     /// Serve until `shutdown` completes, then stop accepting, let accepted requests finish
@@ -152,17 +241,25 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let limits = self.edge.limits().clone();
         let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let ops_slots = Arc::new(Semaphore::new(MAX_OPS_CONNECTIONS));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut accept_tasks = Vec::new();
         for listener in self.listeners {
+            let slots = match listener.kind {
+                Kind::Ops(_) => ops_slots.clone(),
+                _ => slots.clone(),
+            };
             accept_tasks.push(tokio::spawn(accept_loop(
                 listener,
                 self.edge.clone(),
-                slots.clone(),
+                slots,
                 stop_rx.clone(),
             )));
         }
         shutdown.await;
+        if let Some(h) = &self.health {
+            h.set_draining();
+        }
         tracing::info!("shutting down: no new connections; finishing accepted requests");
         let _ = stop_tx.send(true);
         for t in accept_tasks {
@@ -180,18 +277,19 @@ impl Server {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     edge: Arc<Edge>,
     slots: Arc<Semaphore>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let Listener { tcp, kind } = listener;
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => return,
         };
         let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
+            r = tcp.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -204,20 +302,30 @@ async fn accept_loop(
         };
         let edge = edge.clone();
         let stop = stop.clone();
+        let kind = kind.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, edge, stop).await;
+            serve_connection(stream, peer, kind, edge, stop).await;
             drop(permit);
         });
     }
 }
 
+/// The service a connection runs.
+#[derive(Clone)]
+enum Svc {
+    Ocsp(Arc<Edge>),
+    Ops(Arc<Ops>),
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    kind: Kind,
     edge: Arc<Edge>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let _open = crate::metrics::connection(kind.scheme());
     let limits: Limits = edge.limits().clone();
     let last = Arc::new(AtomicU64::new(0));
     let epoch = Instant::now();
@@ -226,6 +334,37 @@ async fn serve_connection(
         last: last.clone(),
         epoch,
     };
+    match kind {
+        Kind::Http => drive(io, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await,
+        Kind::Ops(ops) => drive(io, peer, Svc::Ops(ops), &limits, last, epoch, stop).await,
+        Kind::Https(tls) => {
+            match tokio::time::timeout(limits.header_timeout(), tls.acceptor().accept(io)).await {
+                Ok(Ok(tls_stream)) => drive(tls_stream, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await,
+                Ok(Err(e)) => {
+                    // A client's mistake (wrong name, no common version, a port scan).
+                    crate::metrics::tls_handshake_failed();
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                }
+                Err(_) => {
+                    crate::metrics::tls_handshake_failed();
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                }
+            }
+        }
+    }
+}
+
+async fn drive<T>(
+    io: T,
+    peer: SocketAddr,
+    svc: Svc,
+    limits: &Limits,
+    last: Arc<AtomicU64>,
+    epoch: Instant,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -240,8 +379,14 @@ async fn serve_connection(
         .max_header_list_size(32 * 1024)
         .keep_alive_interval(None);
     let service = service_fn(move |req| {
-        let edge = edge.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&edge, req).await) }
+        let svc = svc.clone();
+        async move {
+            let resp = match &svc {
+                Svc::Ocsp(edge) => handle_from(edge, req, Some(peer)).await,
+                Svc::Ops(ops) => handle_ops(ops, req).await,
+            };
+            Ok::<_, std::convert::Infallible>(resp)
+        }
     });
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);

@@ -16,6 +16,7 @@ use crate::clock;
 use crate::config::UnknownSerial;
 use crate::issuer::{Issuer, IssuerSet, Responder};
 use async_trait::async_trait;
+use ocsp_proto::profile::Profile;
 use ocsp_proto::request::ParsedRequest;
 use ocsp_proto::response::{build_signed, ResponseParams, SingleAnswer};
 use ocsp_proto::x509_ocsp::CertId;
@@ -35,6 +36,7 @@ pub struct LiveSource {
     issuers: Arc<IssuerSet>,
     pool: Arc<SigningPool>,
     clock: Clock,
+    profile: Profile,
 }
 
 /// A freshly signed answer with what a cache needs to keep it honest.
@@ -67,7 +69,14 @@ impl LiveSource {
             issuers,
             pool,
             clock: system_clock(),
+            profile: Profile::Private,
         }
+    }
+
+    /// Check every response against `profile` before signing it (default: private).
+    pub fn with_profile(mut self, profile: Profile) -> LiveSource {
+        self.profile = profile;
+        self
     }
 
     /// Read the time from `clock` instead of the wall clock (tests).
@@ -152,7 +161,7 @@ impl LiveSource {
         priority: Priority,
     ) -> Result<Arc<Answer>, SourceError> {
         let now = self.now();
-        let job = build_job(items, nonce, now)?;
+        let job = build_job(items, nonce, now, self.profile)?;
         self.pool.run(priority, job).await?
     }
 }
@@ -187,6 +196,7 @@ fn build_job(
     items: Vec<Item>,
     nonce: Option<Vec<u8>>,
     now: Timestamp,
+    profile: Profile,
 ) -> Result<impl FnOnce() -> Result<Arc<Answer>, SourceError> + Send + 'static, SourceError> {
     let responder: Arc<Responder> = items
         .first()
@@ -196,6 +206,7 @@ fn build_job(
     let mut statuses = Vec::with_capacity(items.len());
     let mut extended_revoke = false;
     let mut next_min = Timestamp(u64::MAX);
+    let on_record: Vec<bool> = items.iter().map(|i| i.record.is_some()).collect();
     for item in items {
         let (status, ext) = stated_status(&item.issuer, item.record.as_ref());
         extended_revoke |= ext;
@@ -219,6 +230,9 @@ fn build_job(
             extended_revoke,
             certs: &responder.certs,
         };
+        // Compliance profile (issue 6): checked before every signature; signing timed.
+        crate::compliance::check_before_signing(profile, &params, &on_record, &responder)?;
+        let _timer = crate::metrics::sign_timer();
         let der = build_signed(&params, responder.signer.as_ref())
             .map_err(|e| SourceError::Internal(e.to_string()))?;
         Ok(Arc::new(Answer::new(der, now, next_min, now, statuses)))
