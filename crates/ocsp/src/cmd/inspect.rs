@@ -79,7 +79,10 @@ pub fn run(args: Args) -> ExitCode {
     };
     match inspect(&der, form, args.json) {
         Ok(s) => {
-            print!("{s}");
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not worth a panic.
+            let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -127,6 +127,13 @@ pub struct Args {
     pub respin: Option<PathBuf>,
 }
 
+/// Write to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn stdout(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
 /// A failure that ends the command with an exit status.
 struct Fail {
     code: u8,
@@ -219,7 +226,7 @@ pub fn run(args: Args) -> ExitCode {
     out.exit_code = code;
     if args.json {
         match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => stdout(&format!("{s}\n")),
             Err(e) => eprintln!("ocsp query: cannot write JSON: {e}"),
         }
     }
@@ -376,7 +383,7 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
     }
     if args.req_text && !args.json {
         match text::request_der_text(&asked.der) {
-            Ok(t) => print!("{t}"),
+            Ok(t) => stdout(&t),
             Err(e) => eprintln!("ocsp query: cannot print the request: {e}"),
         }
     }
@@ -441,7 +448,7 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
         message: format!("verification failed: the answer is not a valid OCSP response: {e}"),
     })?;
     if args.resp_text && !args.json {
-        print!("{}", text::response_text(&parsed));
+        stdout(&text::response_text(&parsed));
     }
     let (basic, tbs_der) = match &parsed {
         ParsedResponse::Error(status) => {
@@ -661,7 +668,7 @@ fn report(
             }
         };
         if !args.json {
-            println!("{label}: {line}");
+            stdout(&format!("{label}: {line}\n"));
         }
     }
     if code == EXIT_GOOD && any_unknown {
