@@ -1,7 +1,7 @@
 //! Building requests.
 
-use ocsp_proto::x509_ocsp::CertId;
 use ocsp_proto::cert_id::cert_id;
+use ocsp_proto::x509_ocsp::CertId;
 use ocsp_proto::{HashAlg, Serial};
 use x509_cert::Certificate;
 

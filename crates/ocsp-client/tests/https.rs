@@ -155,5 +155,8 @@ async fn https_rejects_an_untrusted_server() {
         .await
         .unwrap_err();
     assert!(matches!(err, TransportError::Tls { .. }), "{err}");
-    assert!(err.to_string().contains("invalid peer certificate"), "{err}");
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
 }

@@ -171,8 +171,15 @@ fn bad_input_names_the_byte_and_what_was_expected() {
     bad[at] = 0x04;
     let r = ocsp_stdin(&["inspect"], Some(&bad));
     r.expect_code(1);
-    assert!(r.stderr.contains("not a valid BasicOCSPResponse (it starts at byte"), "{r:#?}");
-    assert!(r.stderr.contains(&format!("at byte {at}:")), "byte {at}: {r:#?}");
+    assert!(
+        r.stderr
+            .contains("not a valid BasicOCSPResponse (it starts at byte"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains(&format!("at byte {at}:")),
+        "byte {at}: {r:#?}"
+    );
     // Not base64, not anything.
     let r = ocsp_stdin(&["inspect"], Some(b"hello, world"));
     r.expect_code(1);
