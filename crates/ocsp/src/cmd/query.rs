@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     pub sha512: bool,
     /// Send no nonce (by default 32 random octets are sent and must be echoed).
-    #[arg(long)]
+    #[arg(long, alias = "no_nonce")]
     pub no_nonce: bool,
     /// Force the HTTP method (default: GET when the URL is at most 255 bytes, else POST).
     #[arg(long, value_enum, value_name = "get|post")]
@@ -81,34 +81,39 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub timeout: u64,
     /// PEM roots for an https:// responder instead of the system's.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "https_cafile")]
     pub https_cafile: Option<PathBuf>,
     /// Do not verify the response (says so on stderr).
     #[arg(long)]
     pub noverify: bool,
     /// Extra certificates to look for the responder's certificate in. Repeatable.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "verify_other")]
     pub verify_other: Vec<PathBuf>,
     /// Trust the --verify-other certificates as responders without further checks.
-    #[arg(long, requires = "verify_other")]
+    #[arg(long, requires = "verify_other", alias = "trust_other")]
     pub trust_other: bool,
     /// Fail when a nonce was sent and the response does not echo it (default: a warning).
-    #[arg(long)]
+    #[arg(long, alias = "require_nonce")]
     pub require_nonce: bool,
     /// Allowed clock skew in seconds for thisUpdate and nextUpdate.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 300,
+        alias = "validity_period"
+    )]
     pub validity_period: u64,
     /// Reject answers whose thisUpdate is older than this many seconds.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", alias = "status_age")]
     pub status_age: Option<u64>,
     /// Trusted roots (PEM or DER): the issuer must chain to one of them.
     #[arg(long, value_name = "FILE")]
     pub cafile: Option<PathBuf>,
     /// Print the request in readable form on stdout.
-    #[arg(long)]
+    #[arg(long, alias = "req_text")]
     pub req_text: bool,
     /// Print the whole response in readable form on stdout.
-    #[arg(long)]
+    #[arg(long, alias = "resp_text")]
     pub resp_text: bool,
     /// Print one JSON document on stdout instead of status lines (see docs/query.md).
     #[arg(long)]
