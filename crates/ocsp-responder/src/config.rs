@@ -113,7 +113,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             listen: None,
             ready_cache_secs: 1,
-            check_interval_secs: 3600,
+            check_interval_secs: 60,
         }
     }
 }
@@ -487,6 +487,63 @@ mod tests {
         assert_eq!(d.cache.max_entries, 100_000);
         assert_eq!(d.signing.queue_depth, 256);
         for bad in ["[cache]\nrefresh_fraction = 0.0\n", "[cache]\nrefresh_fraction = 1.5\n", "[cache]\nmax_entries = 0\n", "[cache]\nmax_entrys = 1\n", "[signing]\nthread = 1\n"] {
+            assert!(Config::from_toml(bad, Path::new("x.toml")).is_err(), "{bad}");
+        }
+    }
+
+    /// The example configuration in the repository parses, shows the defaults it says it
+    /// shows, and every key it names (set or commented out) is in docs/configuration.md.
+    #[test]
+    fn example_config_parses_and_is_documented() {
+        let example = include_str!("../../../examples/ocsp.toml");
+        let docs = include_str!("../../../docs/configuration.md");
+        let cfg = Config::from_toml(example, Path::new("/etc/ocsp/ocsp.toml")).unwrap();
+        let d = Config::default();
+        assert_eq!(format!("{:?}", cfg.server.limits), format!("{:?}", d.server.limits));
+        assert_eq!(format!("{:?}", cfg.log), format!("{:?}", d.log));
+        assert_eq!(format!("{:?}", cfg.cache), format!("{:?}", d.cache));
+        assert_eq!(format!("{:?}", cfg.signing), format!("{:?}", d.signing));
+        assert_eq!(format!("{:?}", cfg.tls), format!("{:?}", d.tls));
+        assert_eq!(cfg.metrics.ready_cache_secs, d.metrics.ready_cache_secs);
+        assert_eq!(cfg.metrics.check_interval_secs, d.metrics.check_interval_secs);
+        assert_eq!(cfg.profile, d.profile);
+        assert_eq!(cfg.issuers.len(), 1);
+        let i = &cfg.issuers[0];
+        assert_eq!(i.ca, Path::new("/etc/ocsp/ca/cacert.pem"));
+        assert_eq!(i.validity_secs(), DEFAULT_VALIDITY_SECS);
+        assert_eq!(i.passin.as_deref(), Some("file:/etc/ocsp/ca/private/pass.txt"));
+        let mut keys = Vec::new();
+        for line in example.lines() {
+            let l = line.trim_start_matches('#').trim();
+            if let Some((k, _)) = l.split_once(" = ") {
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    keys.push(k.to_string());
+                }
+            }
+        }
+        assert!(keys.len() > 40, "{keys:?}");
+        for k in &keys {
+            assert!(docs.contains(&format!("`{k}`")), "key `{k}` of examples/ocsp.toml is not in docs/configuration.md");
+        }
+        for table in ["[server]", "[server.limits]", "[tls]", "[log]", "[metrics]", "[cache]", "[signing]", "[[issuer]]"] {
+            assert!(example.contains(table), "{table}");
+            assert!(docs.contains(&format!("`{table}`")), "{table} not documented");
+        }
+    }
+
+    #[test]
+    fn ops_tables() {
+        let cfg = Config::from_toml(
+            "profile = \"microsoft\"\n[tls]\nlisten = [\"[::]:443\"]\ncert = \"tls/chain.pem\"\n[log]\nformat = \"json\"\nclient_addr = true\n[metrics]\nlisten = \"127.0.0.1:9560\"\n",
+            Path::new("/etc/ocsp/ocsp.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.profile, Profile::Microsoft);
+        assert_eq!(cfg.tls.cert.as_deref(), Some(Path::new("/etc/ocsp/tls/chain.pem")));
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert!(cfg.log.client_addr);
+        assert_eq!(cfg.metrics.listen.as_deref(), Some("127.0.0.1:9560"));
+        for bad in ["profile = \"webtrust\"\n", "[tls]\ncrt = \"x\"\n", "[log]\nformat = \"xml\"\n", "[metrics]\nlisten = 9560\n"] {
             assert!(Config::from_toml(bad, Path::new("x.toml")).is_err(), "{bad}");
         }
     }

@@ -326,6 +326,13 @@ impl Health {
             }
         }
         *logged = seen;
+        if force && findings.is_empty() {
+            tracing::info!(
+                issuers = self.issuers.len(),
+                profile = %self.profile,
+                "preflight: every responder certificate is valid and none expires within 30 days"
+            );
+        }
         findings
     }
 

@@ -26,6 +26,8 @@ pub enum Command {
     Demo(cmd::demo::Args),
     /// Sign every entry of the configured CAs ahead of time into a response store for `serve --store`.
     Presign(cmd::presign::Args),
+    /// Validate a configuration file without serving: list every problem, exit 1 on any.
+    CheckConfig(cmd::check_config::Args),
 }
 
 impl Command {
@@ -37,6 +39,7 @@ impl Command {
             Command::Inspect(a) => cmd::inspect::run(a),
             Command::Demo(a) => cmd::demo::run(a),
             Command::Presign(a) => cmd::presign::run(a),
+            Command::CheckConfig(a) => cmd::check_config::run(a),
         }
     }
 }

@@ -25,3 +25,24 @@ pub fn init(format: LogFormat, default_filter: &str) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// Install the global subscriber with the filter from `flag` when given, else `RUST_LOG`
+/// when set, else `configured` (`ocsp serve`'s `--log-filter` > `RUST_LOG` > `[log] filter`).
+/// A filter that does not parse is an error naming where it came from.
+pub fn init_with(format: LogFormat, flag: Option<&str>, configured: &str) -> anyhow::Result<()> {
+    let (text, origin) = match (flag, std::env::var("RUST_LOG")) {
+        (Some(f), _) => (f.to_string(), "--log-filter"),
+        (None, Ok(env)) if !env.trim().is_empty() => (env, "RUST_LOG"),
+        _ => (configured.to_string(), "[log] filter"),
+    };
+    let filter =
+        EnvFilter::try_new(&text).map_err(|e| anyhow::anyhow!("{origin} {text:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! `ocsp check-config FILE`: validate a configuration without serving.
+//!
+//! Everything `ocsp serve --config FILE` would load is loaded and checked — the TOML
+//! (unknown keys refused), every issuer's files, index, key (decrypted with its `passin`)
+//! and certificate chain, the compliance profile, the TLS certificate and key, the log
+//! filter, and every listener address (bound, then released) — and every problem found is
+//! listed, not just the first. Exit status 0 when there is none, 1 otherwise.
+
+use anyhow::Context;
+use ocsp_responder::config::{Config, IssuerConfig};
+use ocsp_responder::health::{preflight, Severity};
+use ocsp_responder::issuer::{Issuer, IssuerLoader, IssuerSet};
+use ocsp_responder::server::{bind, parse_listen};
+use ocsp_responder::source::index_txt::IndexTxtSource;
+use ocsp_responder::source::{Lookup, SourceError, StatusSource};
+use ocsp_responder::tls::Tls;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Flags of `ocsp check-config`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+ocsp check-config /etc/ocsp/ocsp.toml\n  \
+ocsp check-config --no-bind ocsp.toml      # on a host where the responder already runs\n\n\
+Exit status: 0 when the configuration is usable, 1 when any problem was found (all are listed).")]
+pub struct Args {
+    /// The TOML configuration file, as given to `ocsp serve --config`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Do not try to bind the listener addresses (they may be in use by a running responder).
+    #[arg(long)]
+    pub no_bind: bool,
+}
+
+/// The findings of a check.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Problems: the configuration would not serve, or not correctly.
+    pub errors: Vec<String>,
+    /// Worth knowing, not fatal.
+    pub warnings: Vec<String>,
+    /// What was found in order, for the summary.
+    pub notes: Vec<String>,
+}
+
+/// A status source for checking a key when the index itself did not load.
+struct NoIndex;
+
+#[async_trait::async_trait]
+impl StatusSource for NoIndex {
+    async fn status(&self, _: &ocsp_proto::Serial) -> Result<Lookup, SourceError> {
+        Err(SourceError::Unavailable("index not loaded".into()))
+    }
+    async fn generation(&self) -> Result<u64, SourceError> {
+        Err(SourceError::Unavailable("index not loaded".into()))
+    }
+    fn describe(&self) -> String {
+        "index not loaded".into()
+    }
+}
+
+fn prompt_passphrase(path: &Path) -> Result<Vec<u8>, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{}: the key is encrypted and no passin is configured: add passin = \"file:PATH\" (or env:VAR, fd:N, stdin) to its [[issuer]] table",
+            path.display()
+        ));
+    }
+    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
+        .map(String::into_bytes)
+        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
+}
+
+fn file_readable(errors: &mut Vec<String>, what: &str, label: &str, path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => match std::fs::File::open(path) {
+            Ok(_) => true,
+            Err(e) => {
+                errors.push(format!(
+                    "{what}: {label} {}: cannot read: {e}",
+                    path.display()
+                ));
+                false
+            }
+        },
+        Ok(_) => {
+            errors.push(format!(
+                "{what}: {label} {}: not a regular file",
+                path.display()
+            ));
+            false
+        }
+        Err(e) => {
+            errors.push(format!("{what}: {label} {}: {e}", path.display()));
+            false
+        }
+    }
+}
+
+/// Check the files one issuer names, each on its own, so that every missing one is listed.
+fn check_issuer_files(ic: &IssuerConfig, what: &str, errors: &mut Vec<String>) -> bool {
+    let mut ok = file_readable(errors, what, "ca", &ic.ca);
+    let rsigner = ic.rsigner.clone().unwrap_or_else(|| ic.ca.clone());
+    if ic.rsigner.is_some() {
+        ok &= file_readable(errors, what, "rsigner", &rsigner);
+    }
+    if let Some(k) = &ic.rkey {
+        ok &= file_readable(errors, what, "rkey", k);
+    }
+    for r in &ic.rother {
+        ok &= file_readable(errors, what, "rother", r);
+    }
+    if let Some(f) = ic.passin.as_deref().and_then(|p| p.strip_prefix("file:")) {
+        ok &= file_readable(errors, what, "passin file", Path::new(f));
+    }
+    if let Some(var) = ic.passin.as_deref().and_then(|p| p.strip_prefix("env:")) {
+        if std::env::var_os(var).is_none() {
+            errors.push(format!(
+                "{what}: passin env:{var}: the environment variable is not set"
+            ));
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn check_bind(addrs: Vec<SocketAddr>, label: &str, no_bind: bool, report: &mut Report) {
+    for a in addrs {
+        if no_bind {
+            report
+                .notes
+                .push(format!("{label} {a} (not bound: --no-bind)"));
+            continue;
+        }
+        match bind(a) {
+            Ok(l) => {
+                report.notes.push(format!("{label} {a}: can listen"));
+                drop(l);
+            }
+            Err(e) => report.errors.push(format!(
+                "{label} {a}: cannot listen: {e} (is a responder already running there? then use --no-bind)"
+            )),
+        }
+    }
+}
+
+fn addrs_of(values: &[String], label: &str, report: &mut Report) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for v in values {
+        match parse_listen(v) {
+            Ok(a) => out.extend(a),
+            Err(e) => report
+                .errors
+                .push(format!("{label}: {}", e.trim_start_matches("--listen "))),
+        }
+    }
+    out
+}
+
+/// Check `cfg` (read from `path`) and return what was found. Must run inside a tokio
+/// runtime (status sources are async).
+pub async fn check(cfg: &Config, no_bind: bool) -> Report {
+    let mut report = Report::default();
+    if cfg.issuers.is_empty() {
+        report
+            .errors
+            .push("no [[issuer]] table: nothing to serve".into());
+    }
+    let prompt = prompt_passphrase;
+    let mut loader = IssuerLoader::new(&prompt);
+    let mut loaded: Vec<Issuer> = Vec::new();
+    for (n, ic) in cfg.issuers.iter().enumerate() {
+        let what = match &ic.name {
+            Some(name) => format!("[[issuer]] #{} ({name})", n + 1),
+            None => format!("[[issuer]] #{} (ca {})", n + 1, ic.ca.display()),
+        };
+        let files_ok = check_issuer_files(ic, &what, &mut report.errors);
+        let status: Arc<dyn StatusSource> = match IndexTxtSource::open(&ic.index) {
+            Ok(src) => {
+                report.notes.push(format!("{what}: {}", src.describe()));
+                src
+            }
+            Err(e) => {
+                report.errors.push(format!("{what}: index: {e}"));
+                Arc::new(NoIndex)
+            }
+        };
+        if !files_ok {
+            continue;
+        }
+        match loader.load(ic, status) {
+            Ok(issuer) => {
+                report.notes.push(format!(
+                    "{what}: {} signed by {} ({}), validity {} s",
+                    issuer.name,
+                    issuer.responder.cert.tbs_certificate.subject,
+                    issuer.responder.signer.describe(),
+                    issuer.validity_secs
+                ));
+                if cfg.cache.enabled {
+                    let before =
+                        (issuer.validity_secs as f64 * (1.0 - cfg.cache.refresh_fraction)) as u64;
+                    if let Err(v) = cfg.profile.check_refresh(issuer.validity_secs, before) {
+                        report.errors.push(format!(
+                            "{what}: {v}; lower [cache] refresh_fraction or the validity"
+                        ));
+                    }
+                }
+                loaded.push(issuer);
+            }
+            Err(e) => report.errors.push(format!("{what}: {e}")),
+        }
+    }
+    report.warnings.extend(loader.warnings().iter().cloned());
+    match IssuerSet::new(loaded) {
+        Ok(set) => {
+            for f in preflight(&set, cfg.profile, ocsp_responder::clock::now()) {
+                match f.severity {
+                    Severity::Error => report.errors.push(f.to_string()),
+                    Severity::Warning => report.warnings.push(f.to_string()),
+                }
+            }
+        }
+        Err(e) => report.errors.push(e.to_string()),
+    }
+
+    // Listeners.
+    let mut plain = addrs_of(&cfg.server.listen, "[server] listen", &mut report);
+    if let Some(p) = cfg.server.port {
+        plain.push(SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), p));
+    }
+    let tls = addrs_of(&cfg.tls.listen, "[tls] listen", &mut report);
+    let metrics = match &cfg.metrics.listen {
+        Some(m) => addrs_of(std::slice::from_ref(m), "[metrics] listen", &mut report),
+        None => Vec::new(),
+    };
+    if plain.is_empty() && tls.is_empty() {
+        report.errors.push(
+            "nowhere to listen: set [server] listen = [\"ADDR:PORT\"] or port = N, or [tls] listen (or give --listen/--port to serve)"
+                .into(),
+        );
+    }
+    check_bind(plain, "[server] listen", no_bind, &mut report);
+    check_bind(tls.clone(), "[tls] listen", no_bind, &mut report);
+    check_bind(metrics, "[metrics] listen", no_bind, &mut report);
+
+    // TLS.
+    match (&cfg.tls.cert, tls.is_empty()) {
+        (Some(cert), _) => match Tls::load(cert, cfg.tls.key.as_deref()) {
+            Ok(_) => {
+                report
+                    .notes
+                    .push(format!("[tls] cert {}: loads, key matches", cert.display()));
+                if tls.is_empty() {
+                    report.warnings.push(
+                        "[tls] cert is set but [tls] listen is empty: no HTTPS listener".into(),
+                    );
+                }
+            }
+            Err(e) => report.errors.push(format!("[tls]: {e}")),
+        },
+        (None, false) => report.errors.push(
+            "[tls] listen is set but [tls] cert is not: give the server certificate (and key)"
+                .into(),
+        ),
+        (None, true) => {
+            if cfg.tls.key.is_some() {
+                report
+                    .errors
+                    .push("[tls] key is set without [tls] cert".into());
+            }
+        }
+    }
+
+    // Logs.
+    if let Some(f) = &cfg.log.filter {
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(f) {
+            report.errors.push(format!("[log] filter {f:?}: {e}"));
+        }
+    }
+    report
+}
+
+/// Print a report; the exit status it calls for.
+pub fn print(path: &Path, report: &Report) -> ExitCode {
+    println!("{}:", path.display());
+    for n in &report.notes {
+        println!("  ok: {n}");
+    }
+    for w in &report.warnings {
+        println!("  warning: {w}");
+    }
+    for e in &report.errors {
+        println!("  error: {e}");
+    }
+    if report.errors.is_empty() {
+        println!(
+            "configuration OK ({} warning{})",
+            report.warnings.len(),
+            if report.warnings.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "{} problem{} found",
+            report.errors.len(),
+            if report.errors.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(1)
+    }
+}
+
+/// Run `ocsp check-config`.
+pub fn run(args: Args) -> ExitCode {
+    // Only warnings and worse from the loaders: the report is the output.
+    crate::logging::init(crate::logging::LogFormat::Text, "warn");
+    let cfg = match Config::load(&args.file) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("{}:", args.file.display());
+            println!("  error: {}", e.reason);
+            println!("1 problem found");
+            return ExitCode::from(1);
+        }
+    };
+    let result = super::serve::runtime()
+        .context("check-config")
+        .map(|rt| rt.block_on(check(&cfg, args.no_bind)));
+    match result {
+        Ok(report) => print(&args.file, &report),
+        Err(e) => {
+            eprintln!("ocsp check-config: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
