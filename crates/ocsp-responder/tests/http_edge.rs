@@ -144,6 +144,8 @@ fn issuer(cn: &str) -> Issuer {
 
 struct Harness {
     addr: SocketAddr,
+    /// Not served: the same subject as `ca`, another key (a re-keyed CA).
+    rekeyed: Certificate,
     /// Served.
     ca: Certificate,
     /// Served too, with its own signer.
@@ -169,6 +171,7 @@ fn harness() -> &'static Harness {
         let i1 = issuer("Edge Test CA");
         let i2 = issuer("Edge Test CA 2");
         let (stranger, _) = make_ca("Stranger CA");
+        let (rekeyed, _) = make_ca("Edge Test CA");
         let ca = i1.cert.clone();
         let ca2 = i2.cert.clone();
         let issuers = Arc::new(IssuerSet::new(vec![i1, i2]).unwrap());
@@ -191,6 +194,7 @@ fn harness() -> &'static Harness {
         let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
         Harness {
             addr,
+            rekeyed,
             ca,
             ca2,
             stranger,
@@ -665,6 +669,11 @@ fn post_table() {
         ),
         ("MD5 CertID", req(&[md5], None), Expect::Error(Unauthorized)),
         (
+            "same CA name, other key",
+            req(&[id(&h.rekeyed, GOOD, HashAlg::Sha256)], None),
+            Expect::Error(Unauthorized),
+        ),
+        (
             "backend down",
             req(&[id(ca, UNAVAILABLE, HashAlg::Sha1)], None),
             Expect::Error(TryLater),
@@ -999,4 +1008,46 @@ fn h2c_prior_knowledge() {
             check("h2c", &r, &Expect::Signed(&["good"]));
         }
     });
+}
+
+#[test]
+fn chunked_post_within_the_limit_is_answered() {
+    let body = good_req();
+    let (a, b) = body.split_at(body.len() / 2);
+    let mut raw = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for part in [a, b] {
+        raw.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        raw.extend_from_slice(part);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    check("chunked", &exchange(&raw), &Expect::Signed(&["good"]));
+}
+
+#[test]
+fn many_concurrent_clients_are_all_answered() {
+    let h = harness();
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            let ca = h.ca.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::open();
+                for j in 0..5 {
+                    let serial = if (i + j) % 2 == 0 { GOOD } else { REVOKED };
+                    let want: &'static [&'static str] = if serial == GOOD {
+                        &["good"]
+                    } else {
+                        &["revoked"]
+                    };
+                    let nonce = [i as u8, j as u8];
+                    let nonce = if j % 2 == 0 { Some(&nonce[..]) } else { None };
+                    c.send(&post(&req(&[id(&ca, serial, HashAlg::Sha256)], nonce)));
+                    check("concurrent", &c.read(false).unwrap(), &Expect::Signed(want));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }

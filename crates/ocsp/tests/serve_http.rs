@@ -334,6 +334,21 @@ fn h2c_prior_knowledge() {
 }
 
 #[test]
+fn h2c_upgrade_request_is_answered() {
+    // `curl --http2` on http:// asks for an Upgrade: h2c; answering over HTTP/1.1 is fine,
+    // failing is not.
+    let r = serve();
+    let good = good();
+    let der = a().request_der(&["-cert", &good, "-no_nonce"]);
+    let f = curl_fetch(&[
+        "--http2",
+        &format!("{}/{}", r.url(), pct_encode(&b64(&der), false)),
+    ]);
+    assert_eq!(f.status, 200);
+    assert_verifies(&f.body, &good, "good");
+}
+
+#[test]
 fn keep_alive_several_requests_on_one_connection() {
     let r = serve();
     let good = good();
@@ -504,6 +519,26 @@ fn hostile_input_gets_unsigned_malformed_request() {
             "{what}: error answers are not cached"
         );
     }
+    // Too many CertIDs, an unsupported hash, the maximum.
+    let serial = Serial::from_hex(&a().serial(&a().cert("good"))).unwrap();
+    let one = ocsp_proto::cert_id::cert_id(&ca_cert(), &serial, HashAlg::Sha256).unwrap();
+    let too_many = ocsp_proto::request::build(&vec![one.clone(); 65], None).unwrap();
+    let resp = http(r.addr(), &post_req("/", &too_many, &[]));
+    assert_eq!(resp.body, MALFORMED, "65 CertIDs");
+    let max = ocsp_proto::request::build(&vec![one.clone(); 64], None).unwrap();
+    let resp = http(r.addr(), &post_req("/", &max, &[]));
+    assert_eq!(
+        parse_basic(&resp.body).tbs_response_data.responses.len(),
+        64
+    );
+    let mut md5 = one;
+    md5.hash_algorithm.oid =
+        ocsp_proto::const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.2.5");
+    let resp = http(
+        r.addr(),
+        &post_req("/", &ocsp_proto::request::build(&[md5], None).unwrap(), &[]),
+    );
+    assert_eq!(resp.body, UNAUTHORIZED, "an MD5 CertID names no served CA");
     // Nonces at the limits are fine.
     for n in [1usize, 32, 128] {
         let resp = http(

@@ -142,6 +142,28 @@ fn listen_flag_is_repeatable() {
 }
 
 #[test]
+fn listen_forms() {
+    let pki = a();
+    let good = c("good");
+    let mut forms = vec!["localhost:0", "127.0.0.1:0"];
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        forms.push("[::1]:0");
+    }
+    for form in forms {
+        let mut args = pki.serve_args();
+        args.extend(["--listen".to_string(), form.to_string()]);
+        let r = Responder::start(args);
+        assert!(
+            r.listening()[0].ip().is_loopback(),
+            "{form}: {:?}",
+            r.listening()
+        );
+        let q = pki.query(&r.url(), &["-cert", &good]);
+        q.assert_status(&good, "good");
+    }
+}
+
+#[test]
 fn revoked_with_reason_and_time() {
     let pki = a();
     let r = serve_a(&[]);
@@ -739,4 +761,30 @@ fn text_prints_requests_and_responses_readably() {
         printed.contains("revoked"),
         "--text shows the status answered:\n{printed}"
     );
+}
+
+#[test]
+fn duplicate_cert_ids_are_each_answered() {
+    let pki = a();
+    let r = serve_a(&[]);
+    let good = c("good");
+    let revoked = c("revoked");
+    for extra in [&[][..], &["-no_nonce"][..], &["-no_nonce"][..]] {
+        let mut args = vec![
+            "-cert",
+            good.as_str(),
+            "-cert",
+            revoked.as_str(),
+            "-cert",
+            good.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let (q, basic) = fetch_basic(pki, &r.url(), &args);
+        q.assert_status(&good, "good");
+        assert_eq!(
+            basic.tbs_response_data.responses.len(),
+            3,
+            "one SingleResponse per CertID, duplicates included ({extra:?})"
+        );
+    }
 }

@@ -316,3 +316,44 @@ fn concurrent_queries_during_revocations_are_never_stale_or_wrong() {
         assert!(w.join().unwrap() >= 3);
     }
 }
+
+#[test]
+fn hand_edited_reasons_in_any_case() {
+    // openssl compares reason names case-insensitively; so must the responder.
+    let pki = Pki::new("case");
+    let leaf = p(&pki.issue("leaf")).to_string();
+    let other = p(&pki.issue("other")).to_string();
+    pki.revoke(
+        std::path::Path::new(&leaf),
+        &["-crl_reason", "keyCompromise"],
+    );
+    pki.revoke(std::path::Path::new(&other), &["-crl_reason", "superseded"]);
+    let r = serve(&pki);
+    let text = std::fs::read_to_string(&pki.index).unwrap();
+    let edited = text
+        .replace(",keyCompromise", ",KEYCOMPROMISE")
+        .replace(",superseded", ",SuperSeded");
+    assert_ne!(edited, text);
+    // Replace by rename, as openssl ca does.
+    let tmp = pki.dir.join("index.txt.new");
+    std::fs::write(&tmp, &edited).unwrap();
+    std::fs::rename(&tmp, &pki.index).unwrap();
+    let q = pki.query(&r.url(), &["-cert", &leaf, "-cert", &other]);
+    q.assert_status(&leaf, "revoked");
+    q.assert_status(&other, "revoked");
+    assert!(
+        q.details_of(&leaf).contains("Reason: keyCompromise"),
+        "{}",
+        q.all()
+    );
+    assert!(
+        q.details_of(&other).contains("Reason: superseded"),
+        "{}",
+        q.all()
+    );
+    assert!(
+        !r.stderr().contains("index.txt:"),
+        "the edited file is valid:\n{}",
+        r.stderr()
+    );
+}
