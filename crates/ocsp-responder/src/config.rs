@@ -225,8 +225,8 @@ pub enum ResponderIdConfig {
     Name,
 }
 
-/// One served CA.
-#[derive(Debug, Clone, Deserialize)]
+/// One served CA. Its `Debug` output redacts an inline passphrase (`pass:<redacted>`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// A name for logs and metrics; default: the CA's subject common name.
@@ -269,6 +269,27 @@ pub struct IssuerConfig {
     /// Extra certificates to include in responses.
     #[serde(default)]
     pub rother: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for IssuerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerConfig")
+            .field("name", &self.name)
+            .field("ca", &self.ca)
+            .field("index", &self.index)
+            .field("rsigner", &self.rsigner)
+            .field("rkey", &self.rkey)
+            .field("passin", &self.passin.as_deref().map(crate::passin::redact))
+            .field("rmd", &self.rmd)
+            .field("rsigopt", &self.rsigopt)
+            .field("ndays", &self.ndays)
+            .field("nmin", &self.nmin)
+            .field("unknown_serial", &self.unknown_serial)
+            .field("responder_id", &self.responder_id)
+            .field("resp_no_certs", &self.resp_no_certs)
+            .field("rother", &self.rother)
+            .finish()
+    }
 }
 
 /// The default validity (nextUpdate − thisUpdate) when neither `ndays` nor `nmin` is set.
@@ -529,6 +550,18 @@ mod tests {
             assert!(example.contains(table), "{table}");
             assert!(docs.contains(&format!("`{table}`")), "{table} not documented");
         }
+    }
+
+    #[test]
+    fn debug_redacts_inline_passphrases() {
+        let cfg = Config::from_toml(
+            "[[issuer]]\nca = \"a\"\nindex = \"b\"\npassin = \"pass:hunter2\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("pass:<redacted>"), "{dbg}");
     }
 
     #[test]
