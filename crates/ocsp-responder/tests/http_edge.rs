@@ -924,7 +924,7 @@ fn slow_and_idle_clients_are_cut_off_and_delay_nobody() {
         );
     }
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
