@@ -1,0 +1,65 @@
+//! parse → encode → parse wherever an encoder exists:
+//! - a request that parses, rebuilt with `request::build` from its CertIDs and nonce,
+//!   parses to the same CertIDs, serials and nonce;
+//! - the same request, base64- and URL-encoded as clients put it in a GET path (standard,
+//!   percent-encoded in either case, base64url without padding, under a prefix), decodes
+//!   back to the same DER;
+//! - a response that parses re-encodes (OCSPResponse and BasicOCSPResponse) to DER that
+//!   decodes to an equal value, and its tbsResponseData bytes are what re-encoding gives.
+#![no_main]
+
+use base64::Engine;
+use libfuzzer_sys::fuzz_target;
+use ocsp_proto::der::{Decode, Encode};
+use ocsp_proto::request::{self, RequestLimits};
+use ocsp_proto::response::{self, ParsedResponse};
+use ocsp_proto::x509_ocsp::{BasicOcspResponse, CertId, OcspResponse};
+use ocsp_responder::http::parse_get_path;
+
+fuzz_target!(|data: &[u8]| {
+    let limits = RequestLimits::default();
+    if let Ok(p) = request::parse(data, &limits) {
+        let ids: Vec<CertId> = p.items.iter().map(|i| i.cert_id.clone()).collect();
+        let der = request::build(&ids, p.nonce.as_deref()).expect("re-encode a parsed request");
+        let q = request::parse(&der, &limits).expect("a rebuilt request parses");
+        assert_eq!(q.items, p.items);
+        assert_eq!(q.nonce, p.nonce);
+
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pct = percent_encoding::utf8_percent_encode(&b64, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let lower = pct
+            .replace("%2B", "%2b")
+            .replace("%2F", "%2f")
+            .replace("%3D", "%3d");
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der);
+        for path in [
+            format!("/{b64}"),
+            format!("/{pct}"),
+            format!("/{lower}"),
+            format!("/{url}"),
+            format!("//{b64}"),
+            format!("/ocsp/{pct}"),
+        ] {
+            let (got, parsed) = parse_get_path(&path, &limits).expect("encoded GET path decodes");
+            assert_eq!(got, der, "{path}");
+            assert_eq!(parsed, q);
+        }
+    }
+
+    if let Ok(parsed) = response::parse(data) {
+        let outer = OcspResponse::from_der(data).expect("parse accepted it");
+        let again = outer.to_der().expect("re-encode OCSPResponse");
+        assert_eq!(
+            OcspResponse::from_der(&again).expect("decode re-encoded"),
+            outer
+        );
+        if let ParsedResponse::Basic { basic, tbs_der } = parsed {
+            let enc = basic.to_der().expect("re-encode BasicOCSPResponse");
+            let back = BasicOcspResponse::from_der(&enc).expect("decode re-encoded basic");
+            assert_eq!(&back, basic.as_ref());
+            let tbs_again = basic.tbs_response_data.to_der().expect("re-encode tbs");
+            assert_eq!(tbs_again, tbs_der, "DER input re-encodes byte for byte");
+        }
+    }
+});
