@@ -842,6 +842,32 @@ fn cache_headers_etag_and_304() {
 }
 
 #[test]
+fn post_with_if_none_match_never_gets_304() {
+    // RFC 9110 §13.1.2: only GET and HEAD answer a matching If-None-Match with 304; for
+    // other methods it is 412, or the precondition is not applied at all. A body-less 304
+    // to a POST leaves the client without an answer (POST responses are not cached).
+    let body = good_req();
+    let first = exchange(&post(&body));
+    check("first", &first, &Expect::Signed(&["good"]));
+    let tag = first.header("etag").unwrap().to_string();
+    for inm in [tag.as_str(), "*"] {
+        let mut raw = format!(
+            "POST / HTTP/1.1\r\nHost: t\r\nIf-None-Match: {inm}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(&body);
+        let r = exchange(&raw);
+        assert_ne!(r.status, 304, "POST with If-None-Match: {inm}");
+        if r.status == 200 {
+            check("POST with If-None-Match", &r, &Expect::Signed(&["good"]));
+        } else {
+            assert_eq!(r.status, 412, "POST with If-None-Match: {inm}");
+        }
+    }
+}
+
+#[test]
 fn head_is_get_without_body() {
     let path = format!("/{}", pct(&good_req()));
     let mut c = Conn::open();
