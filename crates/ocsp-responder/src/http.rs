@@ -361,7 +361,13 @@ pub async fn handle_from(
     let started = Instant::now();
     let method = req.method().clone();
     let head = method == Method::HEAD;
-    let inm = req.headers().get(header::IF_NONE_MATCH).cloned();
+    // Only GET and HEAD are conditional (RFC 9110 §13.1.2): a 304 to a POST would leave
+    // the client without an answer, POST responses not being cached.
+    let inm = if head || method == Method::GET {
+        req.headers().get(header::IF_NONE_MATCH).cloned()
+    } else {
+        None
+    };
     let (response, outcome) = match decode(edge, req).await {
         Decoded::Reply(r) => {
             let o = Outcome {
