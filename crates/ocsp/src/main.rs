@@ -5,8 +5,28 @@ mod cmd;
 mod logging;
 
 use clap::Parser;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
-    cli.command.run()
+/// The exit status of a usage error: `ocsp query` and `ocsp inspect` document 5 for
+/// "usage, file or network error" (2 means "unknown" there); other subcommands use 2.
+fn usage_exit_code() -> u8 {
+    match std::env::args().nth(1).as_deref() {
+        Some("query") | Some("inspect") => 5,
+        _ => 2,
+    }
+}
+
+fn main() -> ExitCode {
+    match cli::Cli::try_parse() {
+        Ok(cli) => cli.command.run(),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(usage_exit_code())
+            } else {
+                // --help and --version
+                ExitCode::SUCCESS
+            }
+        }
+    }
 }
