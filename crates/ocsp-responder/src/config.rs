@@ -119,7 +119,7 @@ impl Default for MetricsConfig {
 }
 
 /// The HTTP side.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses to listen on (`127.0.0.1:2560`, `[::]:2560`).
@@ -132,16 +132,6 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: Vec::new(),
-            port: None,
-            text: false,
-            limits: Limits::default(),
-        }
-    }
-}
 
 /// Limits on what clients may make the server hold or do.
 #[derive(Debug, Clone, Deserialize)]

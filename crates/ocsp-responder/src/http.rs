@@ -239,6 +239,7 @@ pub fn decode_get_component(s: &str) -> Option<Vec<u8>> {
 
 /// Find the OCSP request in a GET path: the base64 may follow any prefix (`/ocsp/...`),
 /// contain raw `/`, or follow `//`. The longest suffix that decodes and parses wins.
+#[allow(clippy::result_unit_err)] // the only failure is "no suffix decodes"
 pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, ParsedRequest), ()> {
     let trimmed = path.trim_start_matches('/');
     let mut starts = vec![0usize];

@@ -140,11 +140,14 @@ impl std::fmt::Debug for Issuer {
 /// binary; an error elsewhere).
 pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, String>;
 
+/// What makes two issuers share one [`Responder`]: the same files and signing options.
+type ResponderKey = (PathBuf, PathBuf, String, Vec<String>, ResponderIdConfig, bool, Vec<PathBuf>);
+
 /// Loads issuers, sharing one [`Responder`] between issuers that name the same
 /// certificate and key files.
 pub struct IssuerLoader<'a> {
     prompt: PassphrasePrompt<'a>,
-    responders: HashMap<(PathBuf, PathBuf, String, Vec<String>, ResponderIdConfig, bool, Vec<PathBuf>), Arc<Responder>>,
+    responders: HashMap<ResponderKey, Arc<Responder>>,
     warnings: Vec<String>,
 }
 

@@ -2,15 +2,18 @@
 
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
-use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::config::{Config, IssuerConfig, Profile, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::health::{Health, Ops, Severity};
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{IssuerLoader, IssuerSet};
+use ocsp_responder::metrics::{self as ocsp_metrics, Exporter};
 use ocsp_responder::server::{parse_listen, Server};
 use ocsp_responder::source::cached::CachedSource;
 use ocsp_responder::source::index_txt::IndexTxtSource;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{ResponseSource, StatusSource};
+use ocsp_responder::tls::Tls;
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -24,7 +27,11 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example (the seed's openssl command, translated):\n  \
 ocsp serve --index index.txt --port 2560 --rsigner ocsp_responder.crt \\\n    \
---rkey ocsp_responder.key --ca cacert.pem --text")]
+--rkey ocsp_responder.key --ca cacert.pem --text\n\n\
+Operations (metrics, health, HTTPS, a compliance profile):\n  \
+ocsp serve --config /etc/ocsp/ocsp.toml --metrics-listen 127.0.0.1:9560 \\\n    \
+--tls-listen [::]:443 --tls-cert tls.crt --tls-key tls.key --profile cabf --log-format json\n\n\
+Check a configuration before deploying it: ocsp check-config /etc/ocsp/ocsp.toml")]
 pub struct Args {
     /// TOML configuration file (`[server]`, one `[[issuer]]` table per CA).
     #[arg(long, value_name = "FILE")]
@@ -44,7 +51,7 @@ pub struct Args {
     pub rkey: Option<PathBuf>,
     /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin (else a prompt on a terminal).
     #[arg(long, value_name = "SPEC")]
-    pub passin: Option<String>,
+    pub passin: Option<PassinArg>,
     /// Signature digest: sha256 (default), sha384, sha512.
     #[arg(long, value_name = "DIGEST")]
     pub rmd: Option<String>,
@@ -79,9 +86,32 @@ pub struct Args {
     /// Print each request and response in readable form on stdout.
     #[arg(long)]
     pub text: bool,
-    /// Log format on stderr (filters from RUST_LOG).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: text; config: [log] format].
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter in RUST_LOG syntax, e.g. `info,ocsp::access=warn` [default: info; overrides
+    /// RUST_LOG, which overrides [log] filter].
+    #[arg(long, value_name = "FILTER")]
+    pub log_filter: Option<String>,
+    /// Put the client's IP address in access log lines (off by default, for privacy).
+    #[arg(long)]
+    pub log_client_addr: bool,
+    /// Compliance profile checked before every signature: private (default), cabf, mozilla,
+    /// microsoft. A configuration that cannot comply is refused at start, naming the rule.
+    #[arg(long, value_name = "PROFILE", value_parser = ["private", "cabf", "mozilla", "microsoft"])]
+    pub profile: Option<String>,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR:PORT (e.g. 127.0.0.1:9560).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
+    /// Serve OCSP over HTTPS on ADDR:PORT (repeatable), next to the plain listeners.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub tls_listen: Vec<String>,
+    /// TLS certificate chain for --tls-listen (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM, unencrypted); default: the --tls-cert file.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 
     /// Load pre-signed answers from this response store (written by `ocsp presign`) at start.
     #[arg(long, value_name = "FILE")]
@@ -104,7 +134,54 @@ pub struct Args {
     pub signing_queue: Option<usize>,
 }
 
+/// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
+#[derive(Clone)]
+pub struct PassinArg(pub String);
+
+impl std::str::FromStr for PassinArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<PassinArg, Self::Err> {
+        Ok(PassinArg(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for PassinArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&ocsp_responder::passin::redact(&self.0))
+    }
+}
+
 impl Args {
+    /// The operations flags (issue 6) over the file's `profile`, `[tls]`, `[log]`, `[metrics]`.
+    fn apply_ops_flags(&self, cfg: &mut Config) -> anyhow::Result<()> {
+        if let Some(p) = &self.profile {
+            cfg.profile = p.parse::<Profile>().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(m) = &self.metrics_listen {
+            cfg.metrics.listen = Some(m.clone());
+        }
+        if !self.tls_listen.is_empty() {
+            cfg.tls.listen = self.tls_listen.clone();
+        }
+        if let Some(c) = &self.tls_cert {
+            cfg.tls.cert = Some(c.clone());
+        }
+        if let Some(k) = &self.tls_key {
+            cfg.tls.key = Some(k.clone());
+        }
+        if let Some(f) = self.log_format {
+            cfg.log.format = match f {
+                LogFormat::Text => ocsp_responder::config::LogFormat::Text,
+                LogFormat::Json => ocsp_responder::config::LogFormat::Json,
+            };
+        }
+        cfg.log.client_addr |= self.log_client_addr;
+        if !cfg.tls.listen.is_empty() && cfg.tls.cert.is_none() {
+            bail!("--tls-listen needs --tls-cert FILE (and --tls-key FILE unless the key is in the certificate file)");
+        }
+        Ok(())
+    }
+
     fn has_ca_flags(&self) -> bool {
         self.index.is_some() || self.ca.is_some() || self.rsigner.is_some() || self.rkey.is_some()
     }
@@ -125,7 +202,7 @@ impl Args {
                 index,
                 rsigner: self.rsigner.clone(),
                 rkey: self.rkey.clone(),
-                passin: self.passin.clone(),
+                passin: self.passin.clone().map(|p| p.0),
                 rmd: self.rmd.clone(),
                 rsigopt: self.rsigopt.clone(),
                 ndays: self.ndays,
@@ -168,10 +245,11 @@ impl Args {
         if let Some(n) = self.signing_queue {
             cfg.signing.queue_depth = n;
         }
+        self.apply_ops_flags(&mut cfg)?;
         if cfg.issuers.is_empty() {
             bail!("no CA to serve: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");
         }
-        if cfg.server.port.is_none() && cfg.server.listen.is_empty() {
+        if cfg.server.port.is_none() && cfg.server.listen.is_empty() && cfg.tls.listen.is_empty() {
             bail!("nowhere to listen: give --port N (all interfaces) or --listen ADDR:PORT");
         }
         Ok(cfg)
@@ -247,6 +325,15 @@ pub struct Prepared {
     cache: Option<Arc<CachedSource>>,
     pool: Arc<SigningPool>,
     store: Option<PathBuf>,
+    ops: PreparedOps,
+}
+
+/// The operations side of a prepared responder (issue 6).
+struct PreparedOps {
+    health: Arc<Health>,
+    exporter: Option<Arc<Exporter>>,
+    tls: Option<Arc<Tls>>,
+    check_interval: std::time::Duration,
 }
 
 impl Prepared {
@@ -289,8 +376,33 @@ impl Prepared {
             for a in self.server.local_addrs() {
                 writeln!(out, "listening on http://{a}")?;
             }
+            for a in self.server.tls_addrs() {
+                writeln!(out, "listening on https://{a}")?;
+            }
+            if let Some(a) = self.server.ops_addr() {
+                writeln!(out, "metrics on http://{a}/metrics")?;
+            }
             out.flush()?;
         }
+        if let Some(exporter) = self.ops.exporter.clone() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    exporter.upkeep();
+                }
+            });
+        }
+        let _monitor = self.ops.health.spawn_monitor(self.ops.check_interval);
+        // Reload each index as soon as `openssl ca` replaces it, so the request path
+        // rarely has to (its own stat check still guarantees no stale answer).
+        let _watchers = self
+            .loaded
+            .indexes
+            .iter()
+            .map(|i| i.watch())
+            .collect::<Result<Vec<_>, _>>()?;
+        let (health, tls) = (self.ops.health.clone(), self.ops.tls.clone());
         let indexes = self.loaded.indexes.clone();
         tokio::spawn(async move {
             let Ok(mut hup) =
@@ -303,9 +415,24 @@ impl Prepared {
                 for idx in &indexes {
                     let _ = idx.generation().await;
                 }
+                if let Some(tls) = &tls {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!(cert = %tls.cert_path().display(), "SIGHUP: TLS certificate reloaded"),
+                        Err(e) => tracing::error!("SIGHUP: TLS certificate not reloaded, the previous one stays in use: {e}"),
+                    }
+                }
+                health.log_preflight(true);
             }
         });
+        let (cache, pool) = (self.cache().cloned(), self.signing_pool().clone());
         self.server.run(shutdown_signal()).await;
+        tracing::info!(
+            signatures = pool.stats().signed(),
+            sign_rejected = pool.stats().rejected(),
+            cache_hits = cache.as_ref().map(|c| c.stats().hits()).unwrap_or(0),
+            cache_misses = cache.as_ref().map(|c| c.stats().misses()).unwrap_or(0),
+            "stopped"
+        );
         Ok(())
     }
 }
@@ -313,6 +440,7 @@ impl Prepared {
 /// Load every issuer of `cfg` and bind its listeners (inside a tokio runtime).
 pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
     let loaded = load_issuers(cfg)?;
+    check_compliance(cfg, &loaded)?;
     for i in loaded.issuers.iter() {
         tracing::info!(
             issuer = %i.name,
@@ -324,24 +452,158 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
     }
     let pool = SigningPool::new(cfg.signing.threads, cfg.signing.queue_depth)
         .context("cannot start the signing threads")?;
-    let live = LiveSource::new(loaded.issuers.clone(), pool.clone());
+    let live = LiveSource::new(loaded.issuers.clone(), pool.clone()).with_profile(cfg.profile);
     let (source, cache): (Arc<dyn ResponseSource>, _) = if cfg.cache.enabled {
         let c = Arc::new(CachedSource::new(live, cfg.cache.options()));
         (c.clone(), Some(c))
     } else {
         (Arc::new(live), None)
     };
-    let mut edge = Edge::new(source, cfg.server.limits.clone());
+    let mut edge = Edge::new(source, cfg.server.limits.clone()).with_log(
+        cfg.log.client_addr,
+        cfg.log.error_burst,
+        std::time::Duration::from_secs(cfg.log.error_window_secs),
+    );
     if cfg.server.text {
         edge = edge.with_text(text_hook());
     }
-    let server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
+    let mut server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
+    let ops = prepare_ops(cfg, &loaded, cache.as_ref(), &pool, &mut server)?;
     Ok(Prepared {
         server,
         loaded,
         cache,
         pool,
         store: cfg.cache.store.clone(),
+        ops,
+    })
+}
+
+/// Refuse what cannot be served: preflight errors (responder certificate not valid now,
+/// a profile rule the configuration breaks), each named.
+fn check_compliance(cfg: &Config, loaded: &Loaded) -> anyhow::Result<()> {
+    let mut problems: Vec<String> = ocsp_responder::health::preflight(
+        &loaded.issuers,
+        cfg.profile,
+        ocsp_responder::clock::now(),
+    )
+    .into_iter()
+    .filter(|f| f.severity == Severity::Error)
+    .map(|f| f.to_string())
+    .collect();
+    if cfg.cache.enabled {
+        for i in loaded.issuers.iter() {
+            let before = (i.validity_secs as f64 * (1.0 - cfg.cache.refresh_fraction)) as u64;
+            if let Err(v) = cfg.profile.check_refresh(i.validity_secs, before) {
+                problems.push(format!(
+                    "issuer {}: {v}; lower --refresh-fraction or the validity",
+                    i.name
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the configuration cannot be served under profile {}:\n  - {}",
+        cfg.profile,
+        problems.join("\n  - ")
+    )
+}
+
+/// Health, metrics, TLS and the operations listener (issue 6).
+fn prepare_ops(
+    cfg: &Config,
+    loaded: &Loaded,
+    cache: Option<&Arc<CachedSource>>,
+    pool: &Arc<SigningPool>,
+    server: &mut Server,
+) -> anyhow::Result<PreparedOps> {
+    let health = Arc::new(Health::new(
+        loaded.issuers.clone(),
+        cfg.profile,
+        std::time::Duration::from_secs(cfg.metrics.ready_cache_secs),
+    ));
+    health.log_preflight(true);
+    let tls = match (&cfg.tls.cert, cfg.tls.listen.is_empty()) {
+        (Some(cert), false) => {
+            let tls = Arc::new(Tls::load(cert, cfg.tls.key.as_deref())?);
+            let mut addrs = Vec::new();
+            for l in &cfg.tls.listen {
+                addrs.extend(
+                    parse_listen(l)
+                        .map_err(|e| anyhow::anyhow!(e.replace("--listen", "--tls-listen")))?,
+                );
+            }
+            server.bind_tls(&addrs, tls.clone())?;
+            Some(tls)
+        }
+        (None, false) => bail!("--tls-listen needs --tls-cert FILE"),
+        (_, true) => None,
+    };
+    let mut exporter = None;
+    if let Some(m) = &cfg.metrics.listen {
+        let addr = parse_listen(m)
+            .map_err(|e| anyhow::anyhow!(e.replace("--listen", "--metrics-listen")))?
+            .into_iter()
+            .next()
+            .context("--metrics-listen: no address")?;
+        let handle = ocsp_metrics::install(env!("CARGO_PKG_VERSION"), cfg.profile.name())
+            .map_err(anyhow::Error::msg)?;
+        let mut e = Exporter::new(handle);
+        for (issuer, index) in loaded.issuers.iter().zip(&loaded.indexes) {
+            let index = index.clone();
+            e.add_issuer(
+                &issuer.name,
+                issuer.responder.not_after,
+                Some(Box::new(move || {
+                    let r = index.last_reload();
+                    Some(ocsp_metrics::SourceSnapshot {
+                        entries: r.entries as u64,
+                        revoked: r.revoked as u64,
+                        generation: r.generation,
+                        last_attempt: r.attempted_at,
+                        last_ok: r.ok(),
+                        loaded_at: r.loaded_at,
+                        reloads: r.reloads,
+                        failures: r.failures,
+                    })
+                })),
+            );
+        }
+        let stats = pool.stats().clone();
+        e.set_signing(Box::new(move || ocsp_metrics::SigningSnapshot {
+            signed: stats.signed(),
+            rejected: stats.rejected(),
+            abandoned: stats.abandoned(),
+            panicked: stats.panicked(),
+            queued: stats.queued() as u64,
+        }));
+        if let Some(c) = cache {
+            let stats = c.stats().clone();
+            e.set_cache(Box::new(move || ocsp_metrics::CacheSnapshot {
+                hits: stats.hits(),
+                misses: stats.misses(),
+                evictions: stats.evictions(),
+                entries: stats.entries() as u64,
+            }));
+        }
+        let e = Arc::new(e);
+        server.bind_ops(
+            addr,
+            Arc::new(Ops {
+                health: health.clone(),
+                exporter: Some(e.clone()),
+            }),
+        )?;
+        exporter = Some(e);
+    }
+    Ok(PreparedOps {
+        health,
+        exporter,
+        tls,
+        check_interval: std::time::Duration::from_secs(cfg.metrics.check_interval_secs),
     })
 }
 
@@ -372,10 +634,18 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Run `ocsp serve`.
 pub fn run(args: Args) -> ExitCode {
-    logging::init(args.log_format, "info");
-    let result = args
-        .to_config()
-        .and_then(|cfg| runtime()?.block_on(serve(cfg)));
+    let result = args.to_config().and_then(|cfg| {
+        let format = match cfg.log.format {
+            ocsp_responder::config::LogFormat::Text => LogFormat::Text,
+            ocsp_responder::config::LogFormat::Json => LogFormat::Json,
+        };
+        logging::init_with(
+            format,
+            args.log_filter.as_deref(),
+            cfg.log.filter.as_deref().unwrap_or("info"),
+        )?;
+        runtime()?.block_on(serve(cfg))
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

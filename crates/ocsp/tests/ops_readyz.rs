@@ -1,0 +1,203 @@
+//! `/readyz` fails while a signer is broken: an in-process responder (the library's
+//! Server with its operations listener, over real TCP) whose signer is a test double that
+//! starts failing on demand, as a PKCS#11 token does when it is pulled.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod ops_support;
+
+use async_trait::async_trait;
+use common::*;
+use der::Decode;
+use ocsp_proto::response::ResponderIdKind;
+use ocsp_proto::signer::{SignError, Signer};
+use ocsp_proto::{HashAlg, IssuerIdentity, Serial, Timestamp};
+use ocsp_responder::config::{Limits, UnknownSerial};
+use ocsp_responder::health::{Health, Ops};
+use ocsp_responder::http::Edge;
+use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::metrics::Exporter;
+use ocsp_responder::server::Server;
+use ocsp_responder::source::live::LiveSource;
+use ocsp_responder::source::signing::SigningPool;
+use ocsp_responder::source::{Lookup, SourceError, StatusSource};
+use ops_support::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every serial is good.
+struct AllGood;
+
+#[async_trait]
+impl StatusSource for AllGood {
+    async fn status(&self, _: &Serial) -> Result<Lookup, SourceError> {
+        Ok(Lookup {
+            status: Some(ocsp_proto::CertStatus::Good),
+            generation: 1,
+        })
+    }
+    async fn generation(&self) -> Result<u64, SourceError> {
+        Ok(1)
+    }
+    fn describe(&self) -> String {
+        "all good".into()
+    }
+}
+
+/// An Ed25519 key that fails while `broken` is set.
+struct Flaky {
+    key: aws_lc_rs::signature::Ed25519KeyPair,
+    spki: Vec<u8>,
+    broken: Arc<AtomicBool>,
+}
+
+impl Signer for Flaky {
+    fn algorithm(&self) -> ocsp_proto::spki::AlgorithmIdentifierOwned {
+        ocsp_proto::spki::AlgorithmIdentifierOwned {
+            oid: ocsp_proto::const_oid::db::rfc8410::ID_ED_25519,
+            parameters: None,
+        }
+    }
+    fn public_key_der(&self) -> &[u8] {
+        &self.spki
+    }
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, SignError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(SignError("CKR_DEVICE_REMOVED".into()));
+        }
+        Ok(self.key.sign(tbs).as_ref().to_vec())
+    }
+    fn describe(&self) -> String {
+        "flaky Ed25519 test signer".into()
+    }
+}
+
+fn issuer(broken: Arc<AtomicBool>) -> (Issuer, x509_cert::Certificate) {
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Readyz CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&kp).unwrap();
+    let cert = x509_cert::Certificate::from_der(cert.der()).unwrap();
+    let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&kp.serialize_der()).unwrap();
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&kp);
+    let responder = Arc::new(Responder {
+        signer: Arc::new(Flaky { key, spki, broken }),
+        cert: cert.clone(),
+        responder_id: ResponderIdKind::by_key(&cert).unwrap(),
+        certs: Vec::new(),
+        not_after: Timestamp::from_x509(&cert.tbs_certificate.validity.not_after),
+        delegated: false,
+    });
+    let issuer = Issuer {
+        name: "Readyz CA".into(),
+        identity: IssuerIdentity::of(&cert).unwrap(),
+        cert: cert.clone(),
+        responder,
+        status: Arc::new(AllGood),
+        validity_secs: 86_400,
+        unknown_serial: UnknownSerial::Unknown,
+    };
+    (issuer, cert)
+}
+
+#[test]
+fn readyz_fails_while_the_signer_is_broken() {
+    let broken = Arc::new(AtomicBool::new(false));
+    let (issuer, ca) = issuer(broken.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (plain, ops_addr, stop) = rt.block_on(async {
+        let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
+        let pool = SigningPool::new(1, 16).unwrap();
+        let live = LiveSource::new(issuers.clone(), pool);
+        let edge = Arc::new(Edge::new(Arc::new(live), Limits::default()));
+        let health = Arc::new(Health::new(
+            issuers.clone(),
+            ocsp_proto::profile::Profile::Private,
+            Duration::ZERO,
+        ));
+        let handle = ocsp_responder::metrics::install("test", "private").unwrap();
+        let mut exporter = Exporter::new(handle);
+        for i in issuers.iter() {
+            exporter.add_issuer(&i.name, i.responder.not_after, None);
+        }
+        let mut server = Server::bind(&["127.0.0.1:0".parse().unwrap()], edge).unwrap();
+        server
+            .bind_ops(
+                "127.0.0.1:0".parse().unwrap(),
+                Arc::new(Ops {
+                    health,
+                    exporter: Some(Arc::new(exporter)),
+                }),
+            )
+            .unwrap();
+        let plain = server.local_addrs()[0];
+        let ops_addr = server.ops_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        (plain, ops_addr, tx)
+    });
+
+    let ocsp_request = {
+        let id =
+            ocsp_proto::cert_id::cert_id(&ca, &Serial::from_hex("0102").unwrap(), HashAlg::Sha256)
+                .unwrap();
+        ocsp_proto::request::build(&[id], None).unwrap()
+    };
+    let ask = || http(plain, &post_req("/", &ocsp_request, &[]));
+
+    let (status, body) = get(ops_addr, "/readyz");
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    let answer = ask();
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.body.len() > 100,
+        "a signed answer: {:?}",
+        answer.body
+    );
+
+    // The token is pulled: not ready, saying why; requests get internalError.
+    broken.store(true, Ordering::SeqCst);
+    let (status, body) = get(ops_addr, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("not ready\n"), "{body}");
+    assert!(body.contains("Readyz CA"), "{body}");
+    assert!(body.contains("CKR_DEVICE_REMOVED"), "{body}");
+    assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x02], "internalError");
+    // /healthz still answers: the process is alive, only not ready.
+    assert_eq!(get(ops_addr, "/healthz").0, 200);
+    let samples = scrape(ops_addr);
+    assert_eq!(sum(&samples, "ocsp_ready", &[]), 0.0);
+    assert_eq!(
+        sum(&samples, "ocsp_signer_ready", &[("issuer", "Readyz CA")]),
+        0.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            "ocsp_requests_total",
+            &[("outcome", "internalError")]
+        ),
+        1.0
+    );
+
+    // Back: ready again.
+    broken.store(false, Ordering::SeqCst);
+    let (status, body) = get(ops_addr, "/readyz");
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    assert_eq!(ask().status, 200);
+
+    // Shutting down: not ready, so load balancers drain this instance.
+    let _ = stop.send(());
+    rt.shutdown_timeout(Duration::from_secs(5));
+}
