@@ -37,8 +37,12 @@ pub fn init_with(format: LogFormat, flag: Option<&str>, configured: &str) -> any
     };
     let filter =
         EnvFilter::try_new(&text).map_err(|e| anyhow::anyhow!("{origin} {text:?}: {e}"))?;
+    // Colours only on a terminal (never in the journal or a log file), and never with NO_COLOR.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
