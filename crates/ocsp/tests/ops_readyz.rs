@@ -1,6 +1,7 @@
 //! `/readyz` fails while a signer is broken: an in-process responder (the library's
 //! Server with its operations listener, over real TCP) whose signer is a test double that
-//! starts failing on demand, as a PKCS#11 token does when it is pulled.
+//! starts failing on demand, as a PKCS#11 token does when it is pulled. The error lines
+//! that failure causes are sampled while they storm.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,8 +25,38 @@ use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{Lookup, SourceError, StatusSource};
 use ops_support::*;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Log lines captured in memory.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+    fn count(&self, needle: &str) -> usize {
+        self.text().lines().filter(|l| l.contains(needle)).count()
+    }
+}
 
 /// Every serial is good.
 struct AllGood;
@@ -107,6 +138,12 @@ fn issuer(broken: Arc<AtomicBool>) -> (Issuer, x509_cert::Certificate) {
 
 #[test]
 fn readyz_fails_while_the_signer_is_broken() {
+    let logs = Logs::default();
+    tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
     let broken = Arc::new(AtomicBool::new(false));
     let (issuer, ca) = issuer(broken.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -118,7 +155,12 @@ fn readyz_fails_while_the_signer_is_broken() {
         let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
         let pool = SigningPool::new(1, 16).unwrap();
         let live = LiveSource::new(issuers.clone(), pool);
-        let edge = Arc::new(Edge::new(Arc::new(live), Limits::default()));
+        // Errors of one kind: 3 lines per second, then counted.
+        let edge = Arc::new(Edge::new(Arc::new(live), Limits::default()).with_log(
+            true,
+            3,
+            Duration::from_secs(1),
+        ));
         let health = Arc::new(Health::new(
             issuers.clone(),
             ocsp_proto::profile::Profile::Private,
@@ -174,6 +216,29 @@ fn readyz_fails_while_the_signer_is_broken() {
     assert!(body.contains("Readyz CA"), "{body}");
     assert!(body.contains("CKR_DEVICE_REMOVED"), "{body}");
     assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x02], "internalError");
+    // A storm of them: 10 requests in well under a second log 3 error lines...
+    for _ in 0..9 {
+        assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x02]);
+    }
+    const LINE: &str = "internal error answering a request";
+    assert_eq!(logs.count(LINE), 3, "{}", logs.text());
+    // ... every error line is ours (the signer), never a client's mistake ...
+    assert!(
+        logs.text()
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .all(|l| l.contains(LINE)),
+        "{}",
+        logs.text()
+    );
+    // ... and each request still has its access line, with the client's address (asked for).
+    assert_eq!(logs.count("ocsp::access"), 11, "{}", logs.text());
+    assert!(logs.text().contains("client=127.0.0.1:"), "{}", logs.text());
+    // The next window's first line says how many were suppressed.
+    std::thread::sleep(Duration::from_millis(1100));
+    ask();
+    assert_eq!(logs.count(LINE), 4, "{}", logs.text());
+    assert!(logs.text().contains("suppressed=7"), "{}", logs.text());
     // /healthz still answers: the process is alive, only not ready.
     assert_eq!(get(ops_addr, "/healthz").0, 200);
     let samples = scrape(ops_addr);
@@ -188,7 +253,15 @@ fn readyz_fails_while_the_signer_is_broken() {
             "ocsp_requests_total",
             &[("outcome", "internalError")]
         ),
-        1.0
+        11.0
+    );
+    assert_eq!(
+        sum(
+            &samples,
+            "ocsp_log_lines_suppressed_total",
+            &[("kind", "internal_error")]
+        ),
+        7.0
     );
 
     // Back: ready again.
