@@ -79,6 +79,12 @@ impl LiveSource {
         self
     }
 
+    /// The compliance profile responses are checked against (for a cache: answers past
+    /// `profile().refresh_deadline(thisUpdate, nextUpdate)` should not be served).
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
     /// Read the time from `clock` instead of the wall clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> LiveSource {
         self.clock = clock;
