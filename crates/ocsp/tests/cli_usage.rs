@@ -1,6 +1,7 @@
 //! Exit statuses of argument errors: `query` and `inspect` document 5 for usage errors
 //! (2 means "unknown" there); `--help` and `--version` succeed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::process::Command;
 
 fn status(args: &[&str]) -> i32 {
