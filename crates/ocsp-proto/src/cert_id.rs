@@ -27,7 +27,12 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// Every supported algorithm.
-    pub const ALL: [HashAlg; 4] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
+    pub const ALL: [HashAlg; 4] = [
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ];
 
     /// The algorithm's OID.
     pub fn oid(self) -> ObjectIdentifier {
@@ -175,15 +180,25 @@ pub struct Serial(Box<[u8]>);
 impl Serial {
     /// From DER INTEGER content octets (two's complement, possibly with a leading 0x00).
     pub fn from_der_content(bytes: &[u8]) -> Serial {
-        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
-        let trimmed = if bytes.is_empty() { &[0u8][..] } else { &bytes[start..] };
+        let start = bytes
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bytes.len().saturating_sub(1));
+        let trimmed = if bytes.is_empty() {
+            &[0u8][..]
+        } else {
+            &bytes[start..]
+        };
         Serial(trimmed.into())
     }
 
     /// From a hexadecimal string (either case, optional `0x`, even or odd length), as
     /// index.txt and `openssl x509 -serial` write it. `None` if not hex or empty.
     pub fn from_hex(s: &str) -> Option<Serial> {
-        let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }

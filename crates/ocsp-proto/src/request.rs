@@ -7,7 +7,9 @@
 //! extensions are ignored, as RFC 6960 §4.4 asks.
 
 use crate::cert_id::{HashAlg, Serial};
-use const_oid::db::rfc6960::{ID_PKIX_OCSP_NONCE, ID_PKIX_OCSP_PREF_SIG_ALGS, ID_PKIX_OCSP_RESPONSE};
+use const_oid::db::rfc6960::{
+    ID_PKIX_OCSP_NONCE, ID_PKIX_OCSP_PREF_SIG_ALGS, ID_PKIX_OCSP_RESPONSE,
+};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
 use der::{Decode, Encode};
@@ -210,14 +212,20 @@ mod tests {
             hash_algorithm: alg.algorithm_identifier(),
             issuer_name_hash: OctetString::new(vec![1u8; alg.output_len()]).unwrap(),
             issuer_key_hash: OctetString::new(vec![2u8; alg.output_len()]).unwrap(),
-            serial_number: Serial::from_hex(serial).unwrap().to_serial_number().unwrap(),
+            serial_number: Serial::from_hex(serial)
+                .unwrap()
+                .to_serial_number()
+                .unwrap(),
         }
     }
 
     #[test]
     fn round_trip_with_nonce() {
-        let der = build(&[id(HashAlg::Sha256, "0A"), id(HashAlg::Sha1, "FF")], Some(&[7; 32]))
-            .unwrap();
+        let der = build(
+            &[id(HashAlg::Sha256, "0A"), id(HashAlg::Sha1, "FF")],
+            Some(&[7; 32]),
+        )
+        .unwrap();
         let p = parse(&der, &RequestLimits::default()).unwrap();
         assert_eq!(p.items.len(), 2);
         assert_eq!(p.items[0].alg, Some(HashAlg::Sha256));
@@ -246,7 +254,10 @@ mod tests {
         der.push(0);
         assert!(matches!(parse(&der, &lim), Err(RequestError::Der(_))));
         assert!(matches!(parse(b"", &lim), Err(RequestError::Der(_))));
-        assert!(matches!(parse(b"\x30\x80", &lim), Err(RequestError::Der(_))));
+        assert!(matches!(
+            parse(b"\x30\x80", &lim),
+            Err(RequestError::Der(_))
+        ));
     }
 
     #[test]
@@ -255,14 +266,19 @@ mod tests {
             max_bytes: 10_000,
             max_cert_ids: 2,
         };
-        let ids: Vec<_> = (1..=3).map(|i| id(HashAlg::Sha1, &format!("{i:02X}"))).collect();
+        let ids: Vec<_> = (1..=3)
+            .map(|i| id(HashAlg::Sha1, &format!("{i:02X}")))
+            .collect();
         let der = build(&ids, None).unwrap();
         assert_eq!(parse(&der, &lim), Err(RequestError::TooManyCertIds(3, 2)));
         let lim = RequestLimits {
             max_bytes: 10,
             max_cert_ids: 2,
         };
-        assert!(matches!(parse(&der, &lim), Err(RequestError::TooLarge(_, 10))));
+        assert!(matches!(
+            parse(&der, &lim),
+            Err(RequestError::TooLarge(_, 10))
+        ));
         let empty = build(&[], None).unwrap();
         assert_eq!(
             parse(&empty, &RequestLimits::default()),

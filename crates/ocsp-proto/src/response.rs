@@ -7,7 +7,9 @@ use crate::status::{CertStatus, Revocation};
 use crate::time::TimeOutOfRange;
 use crate::Timestamp;
 use const_oid::db::rfc5280::{ID_CE_HOLD_INSTRUCTION_CODE, ID_CE_INVALIDITY_DATE};
-use const_oid::db::rfc6960::{ID_PKIX_OCSP_BASIC, ID_PKIX_OCSP_EXTENDED_REVOKE, ID_PKIX_OCSP_NONCE};
+use const_oid::db::rfc6960::{
+    ID_PKIX_OCSP_BASIC, ID_PKIX_OCSP_EXTENDED_REVOKE, ID_PKIX_OCSP_NONCE,
+};
 use der::asn1::{BitString, Null, OctetString};
 use der::{Decode, Encode};
 use x509_cert::ext::Extension;
@@ -47,7 +49,9 @@ pub enum ResponderIdKind {
 impl ResponderIdKind {
     /// byKey for the key of `signer_cert`.
     pub fn by_key(signer_cert: &Certificate) -> Result<ResponderIdKind, der::Error> {
-        Ok(ResponderIdKind::ByKey(IssuerIdentity::of(signer_cert)?.key_sha1))
+        Ok(ResponderIdKind::ByKey(
+            IssuerIdentity::of(signer_cert)?.key_sha1,
+        ))
     }
 
     /// byName for the subject of `signer_cert`.
@@ -287,7 +291,10 @@ mod tests {
             hash_algorithm: HashAlg::Sha1.algorithm_identifier(),
             issuer_name_hash: OctetString::new(vec![1u8; 20]).unwrap(),
             issuer_key_hash: OctetString::new(vec![2u8; 20]).unwrap(),
-            serial_number: Serial::from_hex(serial).unwrap().to_serial_number().unwrap(),
+            serial_number: Serial::from_hex(serial)
+                .unwrap()
+                .to_serial_number()
+                .unwrap(),
         }
     }
 
@@ -341,7 +348,10 @@ mod tests {
             panic!("not basic")
         };
         assert_eq!(basic.tbs_response_data.to_der().unwrap(), tbs_der);
-        assert_eq!(basic.signature.raw_bytes(), HashAlg::Sha256.digest(&tbs_der));
+        assert_eq!(
+            basic.signature.raw_bytes(),
+            HashAlg::Sha256.digest(&tbs_der)
+        );
         let rd = &basic.tbs_response_data;
         assert_eq!(rd.responses.len(), 2);
         assert_eq!(rd.nonce().unwrap().0.as_bytes(), &[5; 16]);
@@ -364,6 +374,9 @@ mod tests {
             extended_revoke: false,
             certs: &[],
         };
-        assert!(matches!(build_signed(&p, &NullSigner), Err(BuildError::Empty)));
+        assert!(matches!(
+            build_signed(&p, &NullSigner),
+            Err(BuildError::Empty)
+        ));
     }
 }

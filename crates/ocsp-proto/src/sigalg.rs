@@ -65,8 +65,11 @@ fn pss_hash(alg: &AlgorithmIdentifierOwned) -> Result<HashAlg, SigError> {
         .parameters
         .as_ref()
         .ok_or_else(|| SigError::BadParameters("RSASSA-PSS without parameters".into()))?;
-    let der = params.to_der().map_err(|e| SigError::BadParameters(e.to_string()))?;
-    let p = pkcs1::RsaPssParams::from_der(&der).map_err(|e| SigError::BadParameters(e.to_string()))?;
+    let der = params
+        .to_der()
+        .map_err(|e| SigError::BadParameters(e.to_string()))?;
+    let p =
+        pkcs1::RsaPssParams::from_der(&der).map_err(|e| SigError::BadParameters(e.to_string()))?;
     let hash = HashAlg::from_oid(&p.hash.oid)
         .ok_or_else(|| SigError::Unsupported(format!("PSS hash {}", p.hash.oid)))?;
     let mgf_hash = p
@@ -75,7 +78,9 @@ fn pss_hash(alg: &AlgorithmIdentifierOwned) -> Result<HashAlg, SigError> {
         .map(|a| a.oid)
         .ok_or_else(|| SigError::BadParameters("MGF1 without hash".into()))?;
     if p.mask_gen.oid != rfc5912::ID_MGF_1 || mgf_hash != p.hash.oid {
-        return Err(SigError::Unsupported("PSS with a mask generation other than MGF1 of the same hash".into()));
+        return Err(SigError::Unsupported(
+            "PSS with a mask generation other than MGF1 of the same hash".into(),
+        ));
     }
     if usize::from(p.salt_len) != hash.output_len() {
         return Err(SigError::Unsupported(format!(
@@ -122,8 +127,12 @@ pub fn verify(
     let key = spki.subject_public_key.raw_bytes();
     let is_rsa = key_oid == rfc5912::RSA_ENCRYPTION || key_oid == rfc5912::ID_RSASSA_PSS;
     let v: &'static dyn s::VerificationAlgorithm = match alg.oid {
-        rfc5912::SHA_1_WITH_RSA_ENCRYPTION if is_rsa => &s::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-        rfc5912::SHA_256_WITH_RSA_ENCRYPTION if is_rsa => &s::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        rfc5912::SHA_1_WITH_RSA_ENCRYPTION if is_rsa => {
+            &s::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+        }
+        rfc5912::SHA_256_WITH_RSA_ENCRYPTION if is_rsa => {
+            &s::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+        }
         rfc5912::SHA_384_WITH_RSA_ENCRYPTION if is_rsa => &s::RSA_PKCS1_2048_8192_SHA384,
         rfc5912::SHA_512_WITH_RSA_ENCRYPTION if is_rsa => &s::RSA_PKCS1_2048_8192_SHA512,
         rfc5912::ID_RSASSA_PSS if is_rsa => match pss_hash(alg)? {
@@ -158,7 +167,10 @@ pub fn verify(
         other => {
             return Err(SigError::Unsupported(format!(
                 "{} with a {} key",
-                algorithm_name(&AlgorithmIdentifierOwned { oid: other, parameters: None }),
+                algorithm_name(&AlgorithmIdentifierOwned {
+                    oid: other,
+                    parameters: None
+                }),
                 key_oid
             )))
         }

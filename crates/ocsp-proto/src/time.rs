@@ -108,7 +108,10 @@ mod tests {
         let t = Timestamp(1_795_930_427); // 2026-11-29T05:33:47Z, a Sunday
         assert_eq!(t.rfc3339(), "2026-11-29T05:33:47Z");
         assert_eq!(t.http_date(), "Sun, 29 Nov 2026 05:33:47 GMT");
-        assert_eq!(Timestamp::EPOCH.http_date(), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            Timestamp::EPOCH.http_date(),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 
     #[test]

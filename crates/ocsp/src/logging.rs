@@ -16,7 +16,8 @@ pub enum LogFormat {
 /// Install the global subscriber: filter from `RUST_LOG`, else `default_filter`; logs go
 /// to stderr so stdout stays for the command's own output.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
