@@ -312,8 +312,22 @@ pub fn load_issuers(cfg: &Config) -> anyhow::Result<Loaded> {
 fn text_hook() -> ocsp_responder::http::TextHook {
     Arc::new(|req: &[u8], resp: &[u8]| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "OCSP request: {} octets", req.len());
-        let _ = writeln!(out, "OCSP response: {} octets", resp.len());
+        match ocsp_proto::text::request_der_text(req) {
+            Ok(t) => {
+                let _ = writeln!(out, "{t}");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "OCSP Request: undecodable ({e})");
+            }
+        }
+        match ocsp_proto::text::response_der_text(resp) {
+            Ok(t) => {
+                let _ = writeln!(out, "{t}");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "OCSP Response: undecodable ({e})");
+            }
+        }
         let _ = out.flush();
     })
 }
@@ -413,7 +427,14 @@ impl Prepared {
             while hup.recv().await.is_some() {
                 tracing::info!("SIGHUP: reloading index files");
                 for idx in &indexes {
-                    let _ = idx.generation().await;
+                    match idx.reload().await {
+                        Ok(generation) => {
+                            tracing::info!(index = %idx.path().display(), generation, "SIGHUP: index reloaded")
+                        }
+                        Err(e) => tracing::warn!(
+                            "SIGHUP: index not reloaded, the last good state stays in use: {e}"
+                        ),
+                    }
                 }
                 if let Some(tls) = &tls {
                     match tls.reload() {
