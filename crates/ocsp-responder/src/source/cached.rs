@@ -414,6 +414,21 @@ impl CachedSource {
                 .flat_map(|h| h.join().unwrap_or_default())
                 .collect()
         });
+        // One generation per issuer, read before any lookup: an entry can only look
+        // older than it is.
+        let mut generations = Vec::with_capacity(inner.live.issuers().len());
+        for issuer in inner.live.issuers().iter() {
+            generations.push(
+                issuer
+                    .status
+                    .generation()
+                    .await
+                    .map_err(|e| StoreError::Format {
+                        path: path.display().to_string(),
+                        reason: format!("status source of {}: {e}", issuer.name),
+                    })?,
+            );
+        }
         for c in checked {
             let Good {
                 item,
@@ -443,14 +458,7 @@ impl CachedSource {
                 report.invalid += 1;
                 continue;
             };
-            let generation = issuer
-                .status
-                .generation()
-                .await
-                .map_err(|e| StoreError::Format {
-                    path: path.display().to_string(),
-                    reason: format!("status source of {}: {e}", issuer.name),
-                })?;
+            let generation = generations[idx];
             let lookup =
                 issuer
                     .status
