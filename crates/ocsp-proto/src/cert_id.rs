@@ -178,7 +178,9 @@ impl IssuerIdentity {
 pub struct Serial(Box<[u8]>);
 
 impl Serial {
-    /// From DER INTEGER content octets (two's complement, possibly with a leading 0x00).
+    /// From magnitude octets, big-endian; leading zero octets are ignored. (Index files,
+    /// hex strings and DER INTEGERs known to be positive.) For the content octets of a DER
+    /// INTEGER that may be negative, use [`Serial::from_integer_content`].
     pub fn from_der_content(bytes: &[u8]) -> Serial {
         let start = bytes
             .iter()
@@ -190,6 +192,27 @@ impl Serial {
             &bytes[start..]
         };
         Serial(trimmed.into())
+    }
+
+    /// From the content octets of a DER INTEGER, two's complement. A negative value names no
+    /// certificate (RFC 5280 §4.1.2.2 serials are positive), so it is kept apart from every
+    /// positive serial: it is stored as a `0x00` octet followed by its content octets, a form
+    /// no magnitude takes (magnitudes carry no leading zero, and zero is the lone `0x00`).
+    pub fn from_integer_content(bytes: &[u8]) -> Serial {
+        match bytes.first() {
+            Some(b) if b & 0x80 != 0 => {
+                let mut v = Vec::with_capacity(bytes.len() + 1);
+                v.push(0);
+                v.extend_from_slice(bytes);
+                Serial(v.into())
+            }
+            _ => Serial::from_der_content(bytes),
+        }
+    }
+
+    /// Whether this is a negative INTEGER (see [`Serial::from_integer_content`]).
+    pub fn is_negative(&self) -> bool {
+        self.0.len() > 1 && self.0[0] == 0
     }
 
     /// From a hexadecimal string (either case, optional `0x`, even or odd length), as
@@ -214,12 +237,12 @@ impl Serial {
 
     /// From a certificate's serial number.
     pub fn of_cert(cert: &Certificate) -> Serial {
-        Serial::from_der_content(cert.tbs_certificate.serial_number.as_bytes())
+        Serial::from_integer_content(cert.tbs_certificate.serial_number.as_bytes())
     }
 
     /// From a CertID's serial number.
     pub fn of_cert_id(id: &CertId) -> Serial {
-        Serial::from_der_content(id.serial_number.as_bytes())
+        Serial::from_integer_content(id.serial_number.as_bytes())
     }
 
     /// The magnitude octets.
@@ -227,14 +250,29 @@ impl Serial {
         &self.0
     }
 
-    /// Upper-case hex, as index.txt writes it (at least two digits).
+    /// Upper-case hex, as index.txt writes it (at least two digits); a negative INTEGER
+    /// prints as `-` and its two's complement content octets.
     pub fn to_hex(&self) -> String {
+        if self.is_negative() {
+            return format!("-{}", hex::encode_upper(&self.0[1..]));
+        }
         hex::encode_upper(&self.0)
     }
 
     /// As an X.509 serial number (a positive INTEGER: a 0x00 octet is prepended when the
     /// top bit is set).
     pub fn to_serial_number(&self) -> Result<x509_cert::serial_number::SerialNumber, der::Error> {
+        if self.is_negative() {
+            // `SerialNumber::new` takes unsigned octets; decode the INTEGER instead.
+            let content = &self.0[1..];
+            let len = u8::try_from(content.len())
+                .ok()
+                .filter(|l| *l < 0x80)
+                .ok_or(der::ErrorKind::Overlength)?;
+            let mut tlv = vec![0x02, len];
+            tlv.extend_from_slice(content);
+            return <x509_cert::serial_number::SerialNumber as der::Decode>::from_der(&tlv);
+        }
         let mut v = Vec::with_capacity(self.0.len() + 1);
         if self.0.first().is_some_and(|b| b & 0x80 != 0) {
             v.push(0);
@@ -285,6 +323,20 @@ mod tests {
         assert_eq!(Serial::from_hex("00").unwrap().to_hex(), "00");
         assert!(Serial::from_hex("").is_none());
         assert!(Serial::from_hex("zz").is_none());
+    }
+
+    #[test]
+    fn negative_integers_name_no_positive_serial() {
+        let neg = Serial::from_integer_content(&[0x81]);
+        assert!(neg.is_negative());
+        assert_ne!(neg, Serial::from_hex("81").unwrap());
+        assert_ne!(neg, Serial::from_hex("0081").unwrap());
+        assert_eq!(neg.to_hex(), "-81");
+        assert_eq!(neg.to_serial_number().unwrap().as_bytes(), &[0x81]);
+        let pos = Serial::from_integer_content(&[0x00, 0x81]);
+        assert!(!pos.is_negative());
+        assert_eq!(pos, Serial::from_hex("81").unwrap());
+        assert!(!Serial::from_integer_content(&[0]).is_negative());
     }
 
     #[test]
