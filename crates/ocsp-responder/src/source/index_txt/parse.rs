@@ -481,7 +481,49 @@ fn hold_instruction(s: &[u8]) -> Option<ObjectIdentifier> {
         .iter()
         .find(|(short, long, _)| short.eq_ignore_ascii_case(s) || long.eq_ignore_ascii_case(s))
         .map(|(_, _, oid)| *oid)
-        .or_else(|| ObjectIdentifier::new(s).ok())
+        .or_else(|| dotted_oid(s))
+}
+
+/// A dotted OID, encoded here rather than by `ObjectIdentifier::new`, whose string parser
+/// in const-oid 0.9 mis-encodes some arcs (128, 16384..32767). `None` unless the result
+/// prints back exactly as given.
+fn dotted_oid(s: &str) -> Option<ObjectIdentifier> {
+    let arcs = s
+        .split('.')
+        .map(|a| {
+            let canonical = !a.is_empty()
+                && a.bytes().all(|b| b.is_ascii_digit())
+                && (a.len() == 1 || !a.starts_with('0'));
+            if canonical {
+                a.parse::<u64>().ok()
+            } else {
+                None
+            }
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] > 39) {
+        return None;
+    }
+    let mut der = Vec::new();
+    let push = |der: &mut Vec<u8>, mut v: u64| {
+        let mut tmp = [0u8; 10];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = (v & 0x7F) as u8 | if i == tmp.len() - 1 { 0 } else { 0x80 };
+            v >>= 7;
+            if v == 0 {
+                break;
+            }
+        }
+        der.extend_from_slice(&tmp[i..]);
+    };
+    push(&mut der, arcs[0].checked_mul(40)?.checked_add(arcs[1])?);
+    for a in &arcs[2..] {
+        push(&mut der, *a);
+    }
+    let oid = ObjectIdentifier::from_bytes(&der).ok()?;
+    (oid.to_string() == s).then_some(oid)
 }
 
 fn hold_instruction_name(oid: &ObjectIdentifier) -> String {
