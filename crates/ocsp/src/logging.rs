@@ -16,15 +16,10 @@ pub enum LogFormat {
 /// Install the global subscriber: filter from `RUST_LOG`, else `default_filter`; logs go
 /// to stderr so stdout stays for the command's own output.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    if init_with(format, None, default_filter).is_err() {
+        // A RUST_LOG that does not parse: fall back to the command's default.
+        let _ = init_with(format, Some(default_filter), default_filter);
+    }
 }
 
 /// Install the global subscriber with the filter from `flag` when given, else `RUST_LOG`
