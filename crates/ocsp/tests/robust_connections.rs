@@ -78,7 +78,7 @@ fn a_thousand_hostile_connections_do_not_slow_or_corrupt_a_normal_client() {
         };
         if i % 4 < 2 {
             let der = checker.request(std::slice::from_ref(s), alg, None);
-            let path = format!("/{}", pct_encode(&b64(&der), false));
+            let path = get_path_of(&der);
             (der, get_req(&path, &[]))
         } else {
             let nonce = (i as u64).to_be_bytes().repeat(4);
@@ -362,4 +362,12 @@ fn every_connection_limit_is_enforced() {
         "the 9th connection waited {waited:?}"
     );
     drop(held);
+}
+
+#[test]
+fn in_process_base64_agrees_with_openssl() {
+    for len in [0usize, 1, 2, 3, 4, 5, 100, 301] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+        assert_eq!(base64(&data), b64(&data), "length {len}");
+    }
 }
