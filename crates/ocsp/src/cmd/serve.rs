@@ -410,7 +410,7 @@ impl Prepared {
         let _monitor = self.ops.health.spawn_monitor(self.ops.check_interval);
         // Reload each index as soon as `openssl ca` replaces it, so the request path
         // rarely has to (its own stat check still guarantees no stale answer).
-        let _watchers = self
+        let watchers = self
             .loaded
             .indexes
             .iter()
@@ -447,6 +447,9 @@ impl Prepared {
         });
         let (cache, pool) = (self.cache().cloned(), self.signing_pool().clone());
         self.server.run(shutdown_signal()).await;
+        // Stop the watchers without waiting for them: one stuck in a reload (index.txt
+        // replaced by a FIFO blocks open()) would otherwise keep the process from exiting.
+        std::thread::spawn(move || drop(watchers));
         tracing::info!(
             signatures = pool.stats().signed(),
             sign_rejected = pool.stats().rejected(),
@@ -665,7 +668,12 @@ pub fn run(args: Args) -> ExitCode {
             args.log_filter.as_deref(),
             cfg.log.filter.as_deref().unwrap_or("info"),
         )?;
-        runtime()?.block_on(serve(cfg))
+        // Once `serve` returns, the grace period is over: do not wait for blocking work
+        // that may never end (a read of index.txt stuck on a FIFO, a hung disk).
+        let rt = runtime()?;
+        let result = rt.block_on(serve(cfg));
+        rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
