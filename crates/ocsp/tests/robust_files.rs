@@ -402,7 +402,6 @@ fn fifo_in_place_of(index: &Path) {
 /// good state (not hang every request until its deadline and answer `tryLater`), and take
 /// the next good file.
 #[test]
-#[ignore = "known bug, reported: index_txt.rs load_file() opens the path before checking it is a regular file; on a FIFO open() blocks forever holding the reload lock, so every later request waits out its deadline (tryLater), even after a good file is back"]
 fn index_replaced_by_a_fifo_wedges_nothing() {
     let mut rig = Rig::start("Fifo");
     let good = rig.entries();

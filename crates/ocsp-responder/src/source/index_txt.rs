@@ -448,6 +448,23 @@ fn load_file(path: &Path, key0: FileKey) -> Result<(Table, FileKey), Failure> {
     };
     let mut key0 = key0;
     for _ in 0..READ_ATTEMPTS {
+        // Look before opening: open() on a FIFO blocks until a writer appears, which would
+        // hold the reload lock, and every request behind it, indefinitely.
+        let pre = std::fs::metadata(path).map_err(|e| err(key0, open_reason(&e)))?;
+        if !pre.is_file() {
+            let what = if pre.is_dir() {
+                "is a directory"
+            } else {
+                "is not a regular file"
+            };
+            return Err(err(
+                FileKey::of_meta(&pre),
+                format!(
+                    "{what}; point the responder at the index file itself (`database` in \
+                     openssl.cnf, usually index.txt)"
+                ),
+            ));
+        }
         let file = File::open(path).map_err(|e| err(key0, open_reason(&e)))?;
         let meta = file
             .metadata()
