@@ -11,7 +11,7 @@ use ocsp_responder::source::cached::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::SourceError;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -258,13 +258,21 @@ async fn presign(args: &Args, cfg: &Config, out: &Path) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let progress = Arc::new(Progress::default());
+    // A bar redrawn in place on a terminal; a line every 10 s into a log otherwise.
+    let tty = std::io::stderr().is_terminal();
     let ticker = (!args.quiet).then(|| {
         let p = progress.clone();
         tokio::spawn(async move {
+            let every = Duration::from_millis(if tty { 250 } else { 10_000 });
             loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                tokio::time::sleep(every).await;
                 let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r{}", progress_line(&p, total, started));
+                let line = progress_line(&p, total, started);
+                let _ = if tty {
+                    write!(err, "\r{line}")
+                } else {
+                    writeln!(err, "{line}")
+                };
                 let _ = err.flush();
             }
         })
@@ -305,7 +313,12 @@ async fn presign(args: &Args, cfg: &Config, out: &Path) -> anyhow::Result<()> {
     if let Some(t) = ticker {
         t.abort();
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "\r{}", progress_line(&progress, total, started));
+        let _ = writeln!(
+            err,
+            "{}{}",
+            if tty { "\r" } else { "" },
+            progress_line(&progress, total, started)
+        );
     }
     let written = cache.save_store(out)?;
     let secs = started.elapsed().as_secs_f64();
