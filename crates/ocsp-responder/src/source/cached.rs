@@ -273,6 +273,9 @@ pub struct LoadReport {
     pub foreign: usize,
     /// Not a single-answer, nonce-free successful response, or a bad signature.
     pub invalid: usize,
+    /// Loaded but evicted again because the cache is smaller than the store
+    /// (`max_entries`, `max_bytes`).
+    pub evicted: usize,
 }
 
 impl CachedSource {
@@ -393,6 +396,7 @@ impl CachedSource {
             records: records.len(),
             ..LoadReport::default()
         };
+        let evictions_before = inner.stats.evictions();
         // Parse and verify in parallel (CPU only), then check statuses.
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -475,6 +479,7 @@ impl CachedSource {
             inner.insert(key, Arc::new(answer), lookup.status, generation);
             report.loaded += 1;
         }
+        report.evicted = (inner.stats.evictions() - evictions_before) as usize;
         inner
             .stats
             .loaded
@@ -1132,6 +1137,18 @@ mod tests {
             vec!["revoked"]
         );
         assert_eq!(signs(&kit), s + 1, "only the stale one was signed");
+
+        // A cache smaller than the store says how many it could not keep.
+        let small = cache(
+            &kit,
+            CacheOptions {
+                max_entries: 2,
+                ..CacheOptions::default()
+            },
+        );
+        let r = small.load_store(&path).await.unwrap();
+        assert_eq!((r.loaded, r.evicted), (3, 1));
+        assert_eq!(small.stats().entries(), 2);
 
         // Another responder key: every record is foreign.
         let other = Kit::new(&[("01", Some(CertStatus::Good))]);

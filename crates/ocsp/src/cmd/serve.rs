@@ -372,16 +372,25 @@ impl Prepared {
         if let (Some(cache), Some(store)) = (&self.cache, &self.store) {
             let started = std::time::Instant::now();
             match cache.load_store(store).await {
-                Ok(r) => tracing::info!(
-                    store = %store.display(),
-                    loaded = r.loaded,
-                    expired = r.expired,
-                    stale = r.stale,
-                    foreign = r.foreign,
-                    invalid = r.invalid,
-                    millis = started.elapsed().as_millis() as u64,
-                    "response store loaded"
-                ),
+                Ok(r) => {
+                    tracing::info!(
+                        store = %store.display(),
+                        loaded = r.loaded,
+                        expired = r.expired,
+                        stale = r.stale,
+                        foreign = r.foreign,
+                        invalid = r.invalid,
+                        evicted = r.evicted,
+                        millis = started.elapsed().as_millis() as u64,
+                        "response store loaded"
+                    );
+                    if r.evicted > 0 {
+                        tracing::warn!(
+                            "the response store holds more answers than the cache keeps ({} evicted while loading): raise [cache] max_entries / max_bytes (--cache-max-entries)",
+                            r.evicted
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!("response store not loaded (starting cold): {e}"),
             }
         }
