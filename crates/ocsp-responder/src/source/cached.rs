@@ -778,7 +778,10 @@ impl Inner {
             };
             if usable {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                entry.referenced.store(true, Ordering::Relaxed);
+                // Read first: a hot entry's cache line is not written on every hit.
+                if !entry.referenced.load(Ordering::Relaxed) {
+                    entry.referenced.store(true, Ordering::Relaxed);
+                }
                 if now >= entry.refresh_at && !entry.refreshing.swap(true, Ordering::AcqRel) {
                     self.spawn_refresh(key, entry.clone(), item.clone());
                 }
