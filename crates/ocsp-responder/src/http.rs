@@ -128,10 +128,10 @@ fn outcome_label(o: &Outcome) -> &'static str {
     }
 }
 
+/// A response builder. `Date` is added by hyper (formatted once a second), on HTTP/1.1
+/// and HTTP/2 alike.
 fn base_response(status: StatusCode) -> http::response::Builder {
-    Response::builder()
-        .status(status)
-        .header(header::DATE, clock::now().http_date())
+    Response::builder().status(status)
 }
 
 fn finish(b: http::response::Builder, body: Bytes) -> Response<Full<Bytes>> {
@@ -176,17 +176,21 @@ fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
 /// The headers of a signed answer. Answers to requests without a nonce are the same for
 /// every client until nextUpdate, so caches may keep them (RFC 9919 §6); an answer that
 /// echoes a nonce is for one client only.
-fn answer_response(answer: &Answer, nonce: bool, head: bool, inm: Option<&HeaderValue>) -> Response<Full<Bytes>> {
+fn answer_response(
+    answer: &Answer,
+    nonce: bool,
+    head: bool,
+    inm: Option<&HeaderValue>,
+) -> Response<Full<Bytes>> {
     let now = clock::now();
-    let etag = format!("\"{}\"", answer.etag);
     let matched = etag_matches(inm, &answer.etag);
     let mut b = base_response(if matched {
         StatusCode::NOT_MODIFIED
     } else {
         StatusCode::OK
     })
-    .header(header::ETAG, etag)
-    .header(header::LAST_MODIFIED, answer.this_update.http_date());
+    .header(header::ETAG, answer.etag_header.clone())
+    .header(header::LAST_MODIFIED, answer.last_modified.clone());
     if nonce {
         b = b.header(header::CACHE_CONTROL, "no-store");
     } else {
@@ -196,7 +200,7 @@ fn answer_response(answer: &Answer, nonce: bool, head: bool, inm: Option<&Header
                 header::CACHE_CONTROL,
                 format!("max-age={max_age}, public, no-transform, must-revalidate"),
             )
-            .header(header::EXPIRES, answer.next_update.http_date());
+            .header(header::EXPIRES, answer.expires.clone());
     }
     if matched {
         return finish(b, Bytes::new());
@@ -307,9 +311,14 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
             }
             let body = Limited::new(req.into_body(), max);
             match tokio::time::timeout(edge.limits.body_timeout(), body.collect()).await {
-                Err(_) => Decoded::Reply(plain(StatusCode::REQUEST_TIMEOUT, "request body too slow\n")),
+                Err(_) => Decoded::Reply(plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body too slow\n",
+                )),
                 Ok(Err(e)) => {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
                         Decoded::Reply(too_large())
                     } else {
                         Decoded::Malformed(format!("body: {e}"))
@@ -392,12 +401,12 @@ pub async fn handle_from(
         }
         Decoded::Request(der, parsed) => {
             let serials = parsed.items.iter().map(|i| i.serial.to_hex()).collect();
-            let result = tokio::time::timeout(
-                edge.limits.request_timeout(),
-                edge.source.response(&parsed),
-            )
-            .await
-            .unwrap_or(Err(SourceError::Unavailable("request deadline passed".into())));
+            let result =
+                tokio::time::timeout(edge.limits.request_timeout(), edge.source.response(&parsed))
+                    .await
+                    .unwrap_or(Err(SourceError::Unavailable(
+                        "request deadline passed".into(),
+                    )));
             match result {
                 Ok(answer) => {
                     if let Some(hook) = &edge.text {
@@ -445,7 +454,11 @@ pub async fn handle_from(
         }
     };
     let elapsed = started.elapsed();
-    crate::metrics::request(crate::metrics::method_label(&method), outcome_label(&outcome), elapsed);
+    crate::metrics::request(
+        crate::metrics::method_label(&method),
+        outcome_label(&outcome),
+        elapsed,
+    );
     crate::metrics::cert_statuses(&outcome.statuses);
     match peer.filter(|_| edge.log_client_addr) {
         Some(client) => tracing::info!(
@@ -490,7 +503,10 @@ mod tests {
             hash_algorithm: HashAlg::Sha1.algorithm_identifier(),
             issuer_name_hash: OctetString::new(vec![0xFB; 20]).unwrap(),
             issuer_key_hash: OctetString::new(vec![0xFF; 20]).unwrap(),
-            serial_number: Serial::from_hex("1000").unwrap().to_serial_number().unwrap(),
+            serial_number: Serial::from_hex("1000")
+                .unwrap()
+                .to_serial_number()
+                .unwrap(),
         };
         request::build(&[id], nonce).unwrap()
     }
@@ -500,11 +516,22 @@ mod tests {
         let lim = RequestLimits::default();
         let der = req_der(Some(&[0xFF; 16]));
         let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
-        assert!(b64.contains('/') || b64.contains('+'), "fixture should exercise + and /: {b64}");
-        let enc = percent_encoding::utf8_percent_encode(&b64, percent_encoding::NON_ALPHANUMERIC).to_string();
-        let lower = enc.replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d");
+        assert!(
+            b64.contains('/') || b64.contains('+'),
+            "fixture should exercise + and /: {b64}"
+        );
+        let enc = percent_encoding::utf8_percent_encode(&b64, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let lower = enc
+            .replace("%2B", "%2b")
+            .replace("%2F", "%2f")
+            .replace("%3D", "%3d");
         let spaced = b64.replace('+', " ");
-        let url = b64.replace('+', "-").replace('/', "_").trim_end_matches('=').to_string();
+        let url = b64
+            .replace('+', "-")
+            .replace('/', "_")
+            .trim_end_matches('=')
+            .to_string();
         for p in [
             format!("/{b64}"),
             format!("/{enc}"),
@@ -520,17 +547,33 @@ mod tests {
             assert_eq!(d, der, "{p}");
             assert_eq!(parsed.items.len(), 1);
         }
-        for bad in ["/%", "/%zz", "/!!!!", "/AAAA", "/ocsp/", "/MEIwQDA+MDwwOjAJBgUrDgMCGgUABBT"] {
+        for bad in [
+            "/%",
+            "/%zz",
+            "/!!!!",
+            "/AAAA",
+            "/ocsp/",
+            "/MEIwQDA+MDwwOjAJBgUrDgMCGgUABBT",
+        ] {
             assert!(parse_get_path(bad, &lim).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn etags() {
-        assert!(etag_matches(Some(&HeaderValue::from_static("\"ab\"")), "ab"));
-        assert!(etag_matches(Some(&HeaderValue::from_static("W/\"ab\", \"cd\"")), "cd"));
+        assert!(etag_matches(
+            Some(&HeaderValue::from_static("\"ab\"")),
+            "ab"
+        ));
+        assert!(etag_matches(
+            Some(&HeaderValue::from_static("W/\"ab\", \"cd\"")),
+            "cd"
+        ));
         assert!(etag_matches(Some(&HeaderValue::from_static("*")), "cd"));
-        assert!(!etag_matches(Some(&HeaderValue::from_static("\"ab\"")), "cd"));
+        assert!(!etag_matches(
+            Some(&HeaderValue::from_static("\"ab\"")),
+            "cd"
+        ));
         assert!(!etag_matches(None, "cd"));
     }
 }

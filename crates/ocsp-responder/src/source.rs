@@ -18,6 +18,7 @@ pub(crate) mod testkit;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::HeaderValue;
 use ocsp_proto::request::ParsedRequest;
 use ocsp_proto::{CertStatus, Serial, Timestamp};
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub trait StatusSource: Send + Sync {
 }
 
 /// A ready answer: the DER of a successful OCSPResponse and what HTTP needs to know.
+/// The header values that do not depend on the time of the request are computed once,
+/// here, so a cache hit formats nothing but `max-age`.
 #[derive(Debug, Clone)]
 pub struct Answer {
     /// The DER OCSPResponse.
@@ -80,10 +83,21 @@ pub struct Answer {
     pub etag: Arc<str>,
     /// The status stated for each CertID, in request order (for logs).
     pub statuses: Vec<&'static str>,
+    /// `ETag` header value (quoted).
+    pub etag_header: HeaderValue,
+    /// `Last-Modified` header value (thisUpdate, RFC 9919 §6.2).
+    pub last_modified: HeaderValue,
+    /// `Expires` header value (nextUpdate).
+    pub expires: HeaderValue,
+}
+
+fn header_value(s: String) -> HeaderValue {
+    // Hex digits, quotes and HTTP dates: always valid header octets.
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 impl Answer {
-    /// Wrap signed bytes, computing the ETag.
+    /// Wrap signed bytes, computing the ETag and the fixed header values.
     pub fn new(
         der: Vec<u8>,
         this_update: Timestamp,
@@ -97,6 +111,9 @@ impl Answer {
             this_update,
             next_update,
             produced_at,
+            etag_header: header_value(format!("\"{etag}\"")),
+            last_modified: header_value(this_update.http_date()),
+            expires: header_value(next_update.http_date()),
             etag,
             statuses,
         }
