@@ -132,7 +132,6 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-
 /// Limits on what clients may make the server hold or do.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -424,7 +423,10 @@ impl Config {
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
         }
-        for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()].into_iter().flatten() {
+        for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -491,14 +493,26 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.cache.max_entries, 10);
         assert_eq!(cfg.cache.options().refresh_fraction, 0.25);
-        assert_eq!(cfg.cache.store.as_deref(), Some(Path::new("/etc/ocsp/r.store")));
+        assert_eq!(
+            cfg.cache.store.as_deref(),
+            Some(Path::new("/etc/ocsp/r.store"))
+        );
         assert!(cfg.cache.enabled);
         assert_eq!((cfg.signing.threads, cfg.signing.queue_depth), (3, 9));
         let d = Config::default();
         assert_eq!(d.cache.max_entries, 100_000);
         assert_eq!(d.signing.queue_depth, 256);
-        for bad in ["[cache]\nrefresh_fraction = 0.0\n", "[cache]\nrefresh_fraction = 1.5\n", "[cache]\nmax_entries = 0\n", "[cache]\nmax_entrys = 1\n", "[signing]\nthread = 1\n"] {
-            assert!(Config::from_toml(bad, Path::new("x.toml")).is_err(), "{bad}");
+        for bad in [
+            "[cache]\nrefresh_fraction = 0.0\n",
+            "[cache]\nrefresh_fraction = 1.5\n",
+            "[cache]\nmax_entries = 0\n",
+            "[cache]\nmax_entrys = 1\n",
+            "[signing]\nthread = 1\n",
+        ] {
+            assert!(
+                Config::from_toml(bad, Path::new("x.toml")).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -510,19 +524,28 @@ mod tests {
         let docs = include_str!("../../../docs/configuration.md");
         let cfg = Config::from_toml(example, Path::new("/etc/ocsp/ocsp.toml")).unwrap();
         let d = Config::default();
-        assert_eq!(format!("{:?}", cfg.server.limits), format!("{:?}", d.server.limits));
+        assert_eq!(
+            format!("{:?}", cfg.server.limits),
+            format!("{:?}", d.server.limits)
+        );
         assert_eq!(format!("{:?}", cfg.log), format!("{:?}", d.log));
         assert_eq!(format!("{:?}", cfg.cache), format!("{:?}", d.cache));
         assert_eq!(format!("{:?}", cfg.signing), format!("{:?}", d.signing));
         assert_eq!(format!("{:?}", cfg.tls), format!("{:?}", d.tls));
         assert_eq!(cfg.metrics.ready_cache_secs, d.metrics.ready_cache_secs);
-        assert_eq!(cfg.metrics.check_interval_secs, d.metrics.check_interval_secs);
+        assert_eq!(
+            cfg.metrics.check_interval_secs,
+            d.metrics.check_interval_secs
+        );
         assert_eq!(cfg.profile, d.profile);
         assert_eq!(cfg.issuers.len(), 1);
         let i = &cfg.issuers[0];
         assert_eq!(i.ca, Path::new("/etc/ocsp/ca/cacert.pem"));
         assert_eq!(i.validity_secs(), DEFAULT_VALIDITY_SECS);
-        assert_eq!(i.passin.as_deref(), Some("file:/etc/ocsp/ca/private/pass.txt"));
+        assert_eq!(
+            i.passin.as_deref(),
+            Some("file:/etc/ocsp/ca/private/pass.txt")
+        );
         let mut keys = Vec::new();
         for line in example.lines() {
             let l = line.trim_start_matches('#').trim();
@@ -534,11 +557,26 @@ mod tests {
         }
         assert!(keys.len() > 40, "{keys:?}");
         for k in &keys {
-            assert!(docs.contains(&format!("`{k}`")), "key `{k}` of examples/ocsp.toml is not in docs/configuration.md");
+            assert!(
+                docs.contains(&format!("`{k}`")),
+                "key `{k}` of examples/ocsp.toml is not in docs/configuration.md"
+            );
         }
-        for table in ["[server]", "[server.limits]", "[tls]", "[log]", "[metrics]", "[cache]", "[signing]", "[[issuer]]"] {
+        for table in [
+            "[server]",
+            "[server.limits]",
+            "[tls]",
+            "[log]",
+            "[metrics]",
+            "[cache]",
+            "[signing]",
+            "[[issuer]]",
+        ] {
             assert!(example.contains(table), "{table}");
-            assert!(docs.contains(&format!("`{table}`")), "{table} not documented");
+            assert!(
+                docs.contains(&format!("`{table}`")),
+                "{table} not documented"
+            );
         }
     }
 
@@ -562,19 +600,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.profile, Profile::Microsoft);
-        assert_eq!(cfg.tls.cert.as_deref(), Some(Path::new("/etc/ocsp/tls/chain.pem")));
+        assert_eq!(
+            cfg.tls.cert.as_deref(),
+            Some(Path::new("/etc/ocsp/tls/chain.pem"))
+        );
         assert_eq!(cfg.log.format, LogFormat::Json);
         assert!(cfg.log.client_addr);
         assert_eq!(cfg.metrics.listen.as_deref(), Some("127.0.0.1:9560"));
-        for bad in ["profile = \"webtrust\"\n", "[tls]\ncrt = \"x\"\n", "[log]\nformat = \"xml\"\n", "[metrics]\nlisten = 9560\n"] {
-            assert!(Config::from_toml(bad, Path::new("x.toml")).is_err(), "{bad}");
+        for bad in [
+            "profile = \"webtrust\"\n",
+            "[tls]\ncrt = \"x\"\n",
+            "[log]\nformat = \"xml\"\n",
+            "[metrics]\nlisten = 9560\n",
+        ] {
+            assert!(
+                Config::from_toml(bad, Path::new("x.toml")).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn unknown_keys_are_refused_with_position() {
-        let err = Config::from_toml("[[issuer]]\nca = \"a\"\nindex = \"b\"\nrsinger = \"c\"\n", Path::new("x.toml"))
-            .unwrap_err();
+        let err = Config::from_toml(
+            "[[issuer]]\nca = \"a\"\nindex = \"b\"\nrsinger = \"c\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
         assert!(err.reason.contains("rsinger"), "{}", err.reason);
         assert!(err.reason.contains("line 4"), "{}", err.reason);
     }

@@ -141,7 +141,15 @@ impl std::fmt::Debug for Issuer {
 pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, String>;
 
 /// What makes two issuers share one [`Responder`]: the same files and signing options.
-type ResponderKey = (PathBuf, PathBuf, String, Vec<String>, ResponderIdConfig, bool, Vec<PathBuf>);
+type ResponderKey = (
+    PathBuf,
+    PathBuf,
+    String,
+    Vec<String>,
+    ResponderIdConfig,
+    bool,
+    Vec<PathBuf>,
+);
 
 /// Loads issuers, sharing one [`Responder`] between issuers that name the same
 /// certificate and key files.
@@ -289,12 +297,11 @@ impl<'a> IssuerLoader<'a> {
                 None => prompt(rkey_path),
             }
         };
-        let signer = load_key_file(rkey_path, &mut passphrase, opts).map_err(|e| {
-            IssuerError::File {
+        let signer =
+            load_key_file(rkey_path, &mut passphrase, opts).map_err(|e| IssuerError::File {
                 path: e.path,
                 reason: e.reason,
-            }
-        })?;
+            })?;
         let cert_spki = rcert
             .tbs_certificate
             .subject_public_key_info

@@ -32,14 +32,17 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(vec![a]);
     }
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("--listen {s}: expected ADDR:PORT, e.g. 127.0.0.1:2560 or [::1]:2560"))?;
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| {
+        format!("--listen {s}: expected ADDR:PORT, e.g. 127.0.0.1:2560 or [::1]:2560")
+    })?;
     let port: u16 = port
         .parse()
         .map_err(|_| format!("--listen {s}: port {port:?} is not a number from 0 to 65535"))?;
     match host {
-        "" | "*" => Ok(vec![SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)]),
+        "" | "*" => Ok(vec![SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            port,
+        )]),
         "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
         _ => Err(format!(
             "--listen {s}: {host:?} is not an IP address (use 127.0.0.1, [::1], 0.0.0.0 or [::])"
@@ -87,7 +90,11 @@ impl<T> IdleIo<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -99,7 +106,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
@@ -170,7 +181,10 @@ pub struct Server {
 fn bind_all(addrs: &[SocketAddr], what: &str) -> io::Result<Vec<TcpListener>> {
     addrs
         .iter()
-        .map(|a| bind(*a).map_err(|e| io::Error::new(e.kind(), format!("cannot listen{what} on {a}: {e}"))))
+        .map(|a| {
+            bind(*a)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen{what} on {a}: {e}")))
+        })
         .collect()
 }
 
@@ -179,7 +193,10 @@ impl Server {
     pub fn bind(addrs: &[SocketAddr], edge: Arc<Edge>) -> io::Result<Server> {
         let listeners = bind_all(addrs, "")?
             .into_iter()
-            .map(|tcp| Listener { tcp, kind: Kind::Http })
+            .map(|tcp| Listener {
+                tcp,
+                kind: Kind::Http,
+            })
             .collect();
         Ok(Server {
             listeners,
@@ -233,7 +250,9 @@ impl Server {
 
     /// The operations listener's address, if any.
     pub fn ops_addr(&self) -> Option<SocketAddr> {
-        self.addrs_of(|k| matches!(k, Kind::Ops(_))).into_iter().next()
+        self.addrs_of(|k| matches!(k, Kind::Ops(_)))
+            .into_iter()
+            .next()
     }
 
     /// Serve until `shutdown` completes, then stop accepting, let accepted requests finish
@@ -271,7 +290,10 @@ impl Server {
         let drained = tokio::time::timeout(grace, slots.acquire_many(all)).await;
         match drained {
             Ok(_) => tracing::info!("all connections closed"),
-            Err(_) => tracing::warn!(grace_secs = limits.shutdown_grace_secs, "grace period over; closing the remaining connections"),
+            Err(_) => tracing::warn!(
+                grace_secs = limits.shutdown_grace_secs,
+                "grace period over; closing the remaining connections"
+            ),
         }
     }
 }
@@ -339,7 +361,18 @@ async fn serve_connection(
         Kind::Ops(ops) => drive(io, peer, Svc::Ops(ops), &limits, last, epoch, stop).await,
         Kind::Https(tls) => {
             match tokio::time::timeout(limits.header_timeout(), tls.acceptor().accept(io)).await {
-                Ok(Ok(tls_stream)) => drive(tls_stream, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await,
+                Ok(Ok(tls_stream)) => {
+                    drive(
+                        tls_stream,
+                        peer,
+                        Svc::Ocsp(edge),
+                        &limits,
+                        last,
+                        epoch,
+                        stop,
+                    )
+                    .await
+                }
                 Ok(Err(e)) => {
                     // A client's mistake (wrong name, no common version, a port scan).
                     crate::metrics::tls_handshake_failed();
@@ -430,9 +463,15 @@ mod tests {
 
     #[test]
     fn listen_forms() {
-        assert_eq!(parse_listen("127.0.0.1:2560").unwrap(), vec![SocketAddr::from(([127, 0, 0, 1], 2560))]);
+        assert_eq!(
+            parse_listen("127.0.0.1:2560").unwrap(),
+            vec![SocketAddr::from(([127, 0, 0, 1], 2560))]
+        );
         assert_eq!(parse_listen("[::1]:0").unwrap()[0].port(), 0);
-        assert_eq!(parse_listen("localhost:80").unwrap(), vec![SocketAddr::from(([127, 0, 0, 1], 80))]);
+        assert_eq!(
+            parse_listen("localhost:80").unwrap(),
+            vec![SocketAddr::from(([127, 0, 0, 1], 80))]
+        );
         assert!(parse_listen(":2560").unwrap()[0].ip().is_unspecified());
         assert!(parse_listen("example.com:80").is_err());
         assert!(parse_listen("127.0.0.1:99999").is_err());
