@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Serials in the index: 0x100000 + i for i in 0..SERIALS.
-const SERIALS: u64 = 5000;
+const SERIALS: u64 = 2000;
 /// Every CHURN-th serial changes status with every version; the rest are fixed.
 const CHURN: u64 = 10;
 
@@ -93,20 +93,22 @@ fn index_text(k: u64) -> String {
     out
 }
 
-/// When each version was put in place: it may be in force from just before its rename
-/// until just after the next one.
+/// When each version was put in place. A version may be visible from the moment its
+/// rename starts (recorded before the rename) until the next version's rename has
+/// finished (unknown while that rename is under way: then it may still be visible).
 #[derive(Default)]
 struct History {
     /// (version, rename started, rename finished)
-    versions: Vec<(u64, Instant, Instant)>,
+    versions: Vec<(u64, Instant, Option<Instant>)>,
 }
 
 impl History {
-    /// Versions in force at some moment of [from, to].
+    /// Versions visible at some moment of [from, to].
     fn possible(&self, from: Instant, to: Instant) -> Vec<u64> {
         let mut out = Vec::new();
         for (n, (k, start, _)) in self.versions.iter().enumerate() {
-            let end = self.versions.get(n + 1).map(|v| v.2);
+            // Until the next rename finished; forever if there is none or it is under way.
+            let end = self.versions.get(n + 1).and_then(|v| v.2);
             if *start <= to && end.is_none_or(|e| e >= from) {
                 out.push(*k);
             }
@@ -395,15 +397,34 @@ fn pace(soak: &Soak, rate: f64, mut f: impl FnMut(u64)) {
     }
 }
 
-/// Install version `k` as openssl ca does, recording when.
+/// Install version `k` as openssl ca does, recording when: the start before the rename
+/// (so a judge never misses a version that may already be visible), the end after it.
 fn install(soak: &Soak, path: &Path, k: u64) {
     let text = index_text(k);
     let tmp = path.with_extension("new");
     std::fs::write(&tmp, &text).unwrap();
-    let start = Instant::now();
+    let n = {
+        let mut h = soak.history.lock().unwrap();
+        h.versions.push((k, Instant::now(), None));
+        h.versions.len() - 1
+    };
     std::fs::rename(&tmp, path).unwrap();
-    let done = Instant::now();
-    soak.history.lock().unwrap().versions.push((k, start, done));
+    soak.history.lock().unwrap().versions[n].2 = Some(Instant::now());
+}
+
+/// Ask once for every serial under both hash algorithms, so that the response cache
+/// holds its working set before the first RSS reading (the memory judged afterwards is
+/// then the steady state, not the cache filling up).
+fn warm_up(soak: &Soak) {
+    let mut conn = Conn::open(soak.addr);
+    for i in 0..SERIALS {
+        for alg in [HashAlg::Sha1, HashAlg::Sha256] {
+            let der = soak.checker.request(&[serial(i)], alg, None);
+            conn.send(&get_req(&get_path_of(&der), &[]));
+            let resp = conn.read_response(false).unwrap();
+            assert_eq!(resp.status, 200);
+        }
+    }
 }
 
 fn run_soak(secs: u64, rewrite_every: Duration) -> String {
@@ -423,7 +444,14 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
     });
     {
         let now = Instant::now();
-        soak.history.lock().unwrap().versions.push((0, now, now));
+        soak.history
+            .lock()
+            .unwrap()
+            .versions
+            .push((0, now, Some(now)));
+    }
+    if secs >= 120 {
+        warm_up(&soak);
     }
     let started = Instant::now();
     let mut threads = Vec::new();
@@ -447,6 +475,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
     let ref_at = Duration::from_secs(60).min(Duration::from_secs(secs) / 3);
     let mut rss_ref = None;
     let mut rss_max = 0u64;
+    let mut series: Vec<(u64, u64)> = Vec::new();
     let mut k = 0u64;
     let mut next_rewrite = started + rewrite_every;
     let end = started + Duration::from_secs(secs);
@@ -458,6 +487,11 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
         }
         let rss = rss_kib(pid);
         rss_max = rss_max.max(rss);
+        let at = started.elapsed().as_secs();
+        let every = (secs / 10).max(10);
+        if series.last().is_none_or(|(t, _)| at >= t + every) {
+            series.push((at, rss));
+        }
         if rss_ref.is_none() && started.elapsed() >= ref_at {
             rss_ref = Some(rss);
         }
@@ -478,7 +512,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
          | requests answered | {} (cacheable GET {}, nonce POST {}, malformed {}, slow {}) |\n\
          | slowloris connections | {} |\n| HTTP 5xx | {} |\n| answers disagreeing with the index | {} |\n\
          | other failures | {} |\n| RSS after {:?} / at the end / peak | {} KiB / {} KiB / {} KiB ({growth:+.1} %) |\n\
-         | responder CPU time | {:.1} s |\n",
+         | RSS over time (s: MiB) | {} |\n| responder CPU time | {:.1} s |\n",
         rewrite_every,
         SERIALS / CHURN,
         get(&t.requests),
@@ -494,6 +528,11 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
         rss_ref,
         rss_end,
         rss_max,
+        series
+            .iter()
+            .map(|(t, kib)| format!("{t}: {:.1}", *kib as f64 / 1024.0))
+            .collect::<Vec<_>>()
+            .join(", "),
         cpu as f64 / 100.0,
     );
     eprintln!("soak summary:\n{summary}");
