@@ -1058,8 +1058,14 @@ mod tests {
         let hold = prop_oneof![
             Just(ObjectIdentifier::new_unwrap("1.2.840.10040.2.1")),
             Just(ObjectIdentifier::new_unwrap("1.2.840.10040.2.3")),
-            (1u32..100, 0u32..100_000)
-                .prop_map(|(a, b)| ObjectIdentifier::new(&format!("1.3.6.{a}.{b}")).unwrap()),
+            // Only OIDs const-oid encodes faithfully (its string parser mis-encodes some
+            // arcs, which the index parser does not depend on).
+            (1u32..100, 0u32..100_000).prop_filter_map("OID const-oid mis-encodes", |(a, b)| {
+                let text = format!("1.3.6.{a}.{b}");
+                ObjectIdentifier::new(&text)
+                    .ok()
+                    .filter(|o| o.to_string() == text)
+            }),
         ];
         (
             time.clone(),
