@@ -522,8 +522,13 @@ fn dotted_oid(s: &str) -> Option<ObjectIdentifier> {
     for a in &arcs[2..] {
         push(&mut der, *a);
     }
-    let oid = ObjectIdentifier::from_bytes(&der).ok()?;
-    (oid.to_string() == s).then_some(oid)
+    let exact = |o: &ObjectIdentifier| o.to_string() == s;
+    // const-oid's byte decoder refuses a few legal OIDs (`0.0.0`) that its string parser
+    // gets right; take either, as long as it prints back exactly.
+    ObjectIdentifier::from_bytes(&der)
+        .ok()
+        .filter(exact)
+        .or_else(|| ObjectIdentifier::new(s).ok().filter(exact))
 }
 
 fn hold_instruction_name(oid: &ObjectIdentifier) -> String {
