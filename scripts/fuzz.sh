@@ -9,7 +9,7 @@
 #   rustup toolchain install nightly && cargo install cargo-fuzz
 # Seeds (real requests and responses made by `openssl ocsp`, index lines, a config) are
 # generated into fuzz/corpus/<target> when that directory is empty, so nothing binary is
-# committed. Logs go to fuzz/logs/<target>.log; crashes to fuzz/artifacts/<target>/.
+# committed. Logs go to fuzz/logs/<run>/<target>.log; crashes to fuzz/artifacts/<target>/.
 # Prints one summary line per target (executions, coverage, corpus, crashes) and exits
 # non-zero if any target crashed.
 set -euo pipefail
@@ -160,9 +160,12 @@ CFG
 
 # ---- build and run ---------------------------------------------------------------------
 cd "$FUZZ"
-mkdir -p logs
-echo "fuzz.sh: building the targets (nightly, release with debug assertions)"
-cargo +nightly fuzz build -O -a >logs/build.log 2>&1 || { tail -40 logs/build.log >&2; exit 1; }
+# Logs of this run only (several runs may share the corpus at once: CI smoke next to a
+# campaign); the corpus and the artifacts directories are shared.
+LOGS=logs/$(date -u +%Y%m%dT%H%M%SZ)-$$
+mkdir -p "$LOGS"
+echo "fuzz.sh: building the targets (nightly, release with debug assertions); logs in fuzz/$LOGS"
+cargo +nightly fuzz build -O -a >"$LOGS/build.log" 2>&1 || { tail -40 "$LOGS/build.log" >&2; exit 1; }
 
 status=0
 printf '%-10s %8s %12s %10s %8s %8s %8s\n' target seconds executions exec/s cov ft crashes
@@ -179,21 +182,21 @@ for t in "${targets[@]}"; do
   set +e
   cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
     -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"logs/$t.log" 2>&1
+    -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$LOGS/$t.log" 2>&1
   rc=$?
   set -e
   after=$(find "artifacts/$t" -type f | wc -l)
   crashes=$((after - before))
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}' | tail -1)
-  last=$(grep -E '^#[0-9]+' "logs/$t.log" | tail -1)
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$LOGS/$t.log" | awk '{print $2}' | tail -1)
+  last=$(grep -E '^#[0-9]+' "$LOGS/$t.log" | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   eps=$(sed -n 's/.* exec\/s: \([0-9]*\).*/\1/p' <<<"$last")
   printf '%-10s %8s %12s %10s %8s %8s %8s\n' "$t" "$secs" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$crashes"
   if [ $rc -ne 0 ] || [ "$crashes" -ne 0 ]; then
     status=1
-    echo "fuzz.sh: $t failed (exit $rc); see fuzz/logs/$t.log and fuzz/artifacts/$t/" >&2
-    grep -E 'panicked|ERROR: libFuzzer|SUMMARY' "logs/$t.log" | head -5 >&2 || true
+    echo "fuzz.sh: $t failed (exit $rc); see fuzz/$LOGS/$t.log and fuzz/artifacts/$t/" >&2
+    grep -E 'panicked|ERROR: libFuzzer|SUMMARY' "$LOGS/$t.log" | head -5 >&2 || true
   fi
 done
 exit $status
