@@ -283,3 +283,40 @@ fn dotted_hold_instruction_is_kept_exactly_or_refused() {
         }
     }
 }
+
+/// Found by the `index_txt` fuzz target: a dotted hold instruction with an arc of 2^28 or
+/// more (`1.2.840110040.2.2`) made the parser panic inside const-oid's `Display`
+/// ("OID malformed: ArcTooBig"), which const-oid's `from_bytes` accepts but cannot print.
+/// A bad line must be refused with its line number (or kept exactly), never a panic: at
+/// start a panic is a crash instead of `file:line: why`; on reload every request would be
+/// answered internalError instead of from the last good state.
+#[test]
+#[ignore = "reported: index_txt parse.rs dotted_oid() lets const-oid's from_bytes take arcs of 2^28 and more, whose Display then panics (ArcTooBig); bound the arcs before encoding"]
+fn a_hold_instruction_arc_too_big_for_const_oid_is_refused_not_a_panic() {
+    for oid in [
+        "1.2.840110040.2.2",
+        "1.2.268435456",
+        "2.4294967295.1",
+        "1.2.99999999999999999999",
+    ] {
+        let line = format!(
+            "R\t491231235959Z\t240101000000Z,holdInstruction,{oid}\t0B\tunknown\t/CN=hold\n"
+        );
+        let outcome = std::panic::catch_unwind(|| match parse(line.as_bytes(), Path::new(PATH)) {
+            Ok(es) => {
+                // Kept: then exactly, and printable.
+                let back = es[0].to_line();
+                assert!(back.contains(oid), "holdInstruction {oid} kept as {back:?}");
+                true
+            }
+            Err(e) => {
+                assert_eq!(e.line, Some(1), "{e}");
+                false
+            }
+        });
+        assert!(
+            outcome.is_ok(),
+            "holdInstruction {oid} panicked the index parser"
+        );
+    }
+}
