@@ -501,7 +501,14 @@ fn dotted_oid(s: &str) -> Option<ObjectIdentifier> {
             }
         })
         .collect::<Option<Vec<u64>>>()?;
-    if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] > 39) {
+    // const-oid holds arcs below 2^28 (its Display panics on larger ones it decoded).
+    const MAX_ARC: u64 = (1 << 28) - 1;
+    if arcs.len() < 2
+        || arcs[0] > 2
+        || (arcs[0] < 2 && arcs[1] > 39)
+        || arcs[0] * 40 + arcs[1].min(MAX_ARC + 1) > MAX_ARC
+        || arcs.iter().any(|a| *a > MAX_ARC)
+    {
         return None;
     }
     let mut der = Vec::new();
