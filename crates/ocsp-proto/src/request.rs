@@ -106,6 +106,15 @@ pub fn parse(der: &[u8], limits: &RequestLimits) -> Result<ParsedRequest, Reques
         return Err(RequestError::TooLarge(der.len(), limits.max_bytes));
     }
     let req = OcspRequest::from_der(der).map_err(|e| RequestError::Der(e.to_string()))?;
+    // der 0.7 skips a stray context-specific field whose tag number is lower than the one
+    // it looks for, so a TBSRequest with, say, its extensions under [0] decodes without
+    // them. DER has one encoding per value: a value that encodes shorter than its input
+    // lost something on the way.
+    if req.encoded_len().and_then(usize::try_from).ok() != Some(der.len()) {
+        return Err(RequestError::Der(
+            "not DER: fields the structure does not have, or in the wrong place".into(),
+        ));
+    }
     let tbs = req.tbs_request;
     if tbs.request_list.is_empty() {
         return Err(RequestError::Empty);

@@ -208,6 +208,11 @@ pub enum ParseError {
     /// Not a DER OCSPResponse.
     #[error("not a DER OCSPResponse: {0}")]
     Der(#[from] der::Error),
+    /// Decodable, but not DER: fields the structure does not have, or in the wrong place.
+    #[error(
+        "not a DER BasicOCSPResponse: fields the structure does not have, or in the wrong place"
+    )]
+    NotDer,
     /// A successful status without responseBytes.
     #[error("successful response without responseBytes")]
     MissingBytes,
@@ -243,6 +248,10 @@ pub fn parse(der: &[u8]) -> Result<ParsedResponse, ParseError> {
     }
     let raw = bytes.response.as_bytes();
     let basic = BasicOcspResponse::from_der(raw)?;
+    // As in `request::parse`: a value that encodes shorter than its input dropped a field.
+    if usize::try_from(basic.encoded_len()?).ok() != Some(raw.len()) {
+        return Err(ParseError::NotDer);
+    }
     let tbs_der = raw_tbs(raw)?;
     Ok(ParsedResponse::Basic {
         basic: Box::new(basic),
