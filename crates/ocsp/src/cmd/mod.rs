@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its own `Args` and `run`.
 
+pub mod ca_flags;
 pub mod check_config;
 pub mod demo;
 pub mod inspect;

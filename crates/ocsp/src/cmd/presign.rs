@@ -1,11 +1,12 @@
 //! `ocsp presign`: sign an answer for every entry of the configured CAs ahead of time,
 //! into a response store that `ocsp serve --store` loads at start (docs/presign.md).
 
+use crate::cmd::ca_flags::CaFlags;
 use crate::cmd::serve::load_issuers;
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
 use ocsp_proto::{HashAlg, Serial};
-use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::config::Config;
 use ocsp_responder::issuer::Issuer;
 use ocsp_responder::source::cached::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
@@ -32,45 +33,9 @@ pub struct Args {
     /// TOML configuration file (one `[[issuer]]` table per CA; `[cache] store` is the default --out).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// OpenSSL CA database (index.txt) of the CA.
-    #[arg(long, value_name = "FILE")]
-    pub index: Option<PathBuf>,
-    /// CA certificate (PEM).
-    #[arg(long = "ca", visible_alias = "CA", value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// Responder certificate (PEM); default: the CA certificate.
-    #[arg(long, value_name = "FILE")]
-    pub rsigner: Option<PathBuf>,
-    /// Responder private key (PEM); default: the --rsigner file.
-    #[arg(long, value_name = "FILE")]
-    pub rkey: Option<PathBuf>,
-    /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin.
-    #[arg(long, value_name = "SPEC")]
-    pub passin: Option<String>,
-    /// Signature digest: sha256 (default), sha384, sha512.
-    #[arg(long, value_name = "DIGEST")]
-    pub rmd: Option<String>,
-    /// Signature option, e.g. rsa_padding_mode:pss (repeatable).
-    #[arg(long, value_name = "OPT")]
-    pub rsigopt: Vec<String>,
-    /// Days until nextUpdate (default: 1 day when neither --ndays nor --nmin is given).
-    #[arg(long, value_name = "DAYS")]
-    pub ndays: Option<u64>,
-    /// Minutes until nextUpdate (added to --ndays).
-    #[arg(long, value_name = "MINUTES")]
-    pub nmin: Option<u64>,
-    /// Answer for serials not in the index: unknown (default) or revoked.
-    #[arg(long, value_name = "ANSWER", value_parser = ["unknown", "revoked"])]
-    pub unknown_serial: Option<String>,
-    /// ResponderID: key (byKey, default) or name (byName).
-    #[arg(long, value_name = "KIND", value_parser = ["key", "name"])]
-    pub responder_id: Option<String>,
-    /// Leave the responder certificate out of responses.
-    #[arg(long)]
-    pub resp_no_certs: bool,
-    /// Extra certificates to include in responses (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub rother: Vec<PathBuf>,
+    /// The CA these flags describe (the same flags as `ocsp serve`).
+    #[command(flatten)]
+    pub ca: CaFlags,
 
     /// The response store to write (default: `[cache] store` of --config).
     #[arg(long, value_name = "FILE")]
@@ -109,36 +74,8 @@ impl Args {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        if self.index.is_some()
-            || self.ca.is_some()
-            || self.rsigner.is_some()
-            || self.rkey.is_some()
-        {
-            let (Some(ca), Some(index)) = (self.ca.clone(), self.index.clone()) else {
-                bail!("a CA given by flags needs both --ca CAFILE and --index index.txt");
-            };
-            cfg.issuers.push(IssuerConfig {
-                name: None,
-                ca,
-                index,
-                rsigner: self.rsigner.clone(),
-                rkey: self.rkey.clone(),
-                passin: self.passin.clone(),
-                rmd: self.rmd.clone(),
-                rsigopt: self.rsigopt.clone(),
-                ndays: self.ndays,
-                nmin: self.nmin,
-                unknown_serial: match self.unknown_serial.as_deref() {
-                    Some("revoked") => UnknownSerial::Revoked,
-                    _ => UnknownSerial::Unknown,
-                },
-                responder_id: match self.responder_id.as_deref() {
-                    Some("name") => ResponderIdConfig::Name,
-                    _ => ResponderIdConfig::Key,
-                },
-                resp_no_certs: self.resp_no_certs,
-                rother: self.rother.clone(),
-            });
+        if let Some(issuer) = self.ca.issuer()? {
+            cfg.issuers.push(issuer);
         }
         if cfg.issuers.is_empty() {
             bail!("no CA to presign for: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");

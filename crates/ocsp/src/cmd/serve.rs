@@ -1,8 +1,9 @@
 //! `ocsp serve`: the responder.
 
+use crate::cmd::ca_flags::CaFlags;
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
-use ocsp_responder::config::{Config, IssuerConfig, Profile, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::config::{Config, Profile};
 use ocsp_responder::health::{Health, Ops, Severity};
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{IssuerLoader, IssuerSet};
@@ -37,45 +38,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// OpenSSL CA database (index.txt) of the CA.
-    #[arg(long, value_name = "FILE")]
-    pub index: Option<PathBuf>,
-    /// CA certificate (PEM) whose certificates are answered for.
-    #[arg(long = "ca", visible_alias = "CA", value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// Responder certificate (PEM); default: the CA certificate (the CA key signs).
-    #[arg(long, value_name = "FILE")]
-    pub rsigner: Option<PathBuf>,
-    /// Responder private key (PEM: PKCS#8, encrypted PKCS#8, PKCS#1, SEC1); default: the --rsigner file.
-    #[arg(long, value_name = "FILE")]
-    pub rkey: Option<PathBuf>,
-    /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin (else a prompt on a terminal).
-    #[arg(long, value_name = "SPEC")]
-    pub passin: Option<PassinArg>,
-    /// Signature digest: sha256 (default), sha384, sha512.
-    #[arg(long, value_name = "DIGEST")]
-    pub rmd: Option<String>,
-    /// Signature option, e.g. rsa_padding_mode:pss (repeatable).
-    #[arg(long, value_name = "OPT")]
-    pub rsigopt: Vec<String>,
-    /// Days until nextUpdate (default: 1 day when neither --ndays nor --nmin is given).
-    #[arg(long, value_name = "DAYS")]
-    pub ndays: Option<u64>,
-    /// Minutes until nextUpdate (added to --ndays).
-    #[arg(long, value_name = "MINUTES")]
-    pub nmin: Option<u64>,
-    /// Answer for serials not in the index: unknown (default) or revoked (RFC 6960 §2.2).
-    #[arg(long, value_name = "ANSWER", value_parser = ["unknown", "revoked"])]
-    pub unknown_serial: Option<String>,
-    /// ResponderID: key (byKey, default, RFC 9919) or name (byName).
-    #[arg(long, value_name = "KIND", value_parser = ["key", "name"])]
-    pub responder_id: Option<String>,
-    /// Leave the responder certificate out of responses.
-    #[arg(long)]
-    pub resp_no_certs: bool,
-    /// Extra certificates to include in responses (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub rother: Vec<PathBuf>,
+    /// The CA these flags describe (as `openssl ocsp`'s flags do).
+    #[command(flatten)]
+    pub ca: CaFlags,
 
     /// Listen on this port on all interfaces, IPv4 and IPv6 (0: any free port).
     #[arg(long, value_name = "PORT")]
@@ -134,23 +99,6 @@ pub struct Args {
     pub signing_queue: Option<usize>,
 }
 
-/// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
-#[derive(Clone)]
-pub struct PassinArg(pub String);
-
-impl std::str::FromStr for PassinArg {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<PassinArg, Self::Err> {
-        Ok(PassinArg(s.to_string()))
-    }
-}
-
-impl std::fmt::Debug for PassinArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&ocsp_responder::passin::redact(&self.0))
-    }
-}
-
 impl Args {
     /// The operations flags (issue 6) over the file's `profile`, `[tls]`, `[log]`, `[metrics]`.
     fn apply_ops_flags(&self, cfg: &mut Config) -> anyhow::Result<()> {
@@ -182,42 +130,14 @@ impl Args {
         Ok(())
     }
 
-    fn has_ca_flags(&self) -> bool {
-        self.index.is_some() || self.ca.is_some() || self.rsigner.is_some() || self.rkey.is_some()
-    }
-
     /// The configuration these flags (and `--config`) describe.
     pub fn to_config(&self) -> anyhow::Result<Config> {
         let mut cfg = match &self.config {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        if self.has_ca_flags() {
-            let (Some(ca), Some(index)) = (self.ca.clone(), self.index.clone()) else {
-                bail!("a CA given by flags needs both --ca CAFILE and --index index.txt");
-            };
-            cfg.issuers.push(IssuerConfig {
-                name: None,
-                ca,
-                index,
-                rsigner: self.rsigner.clone(),
-                rkey: self.rkey.clone(),
-                passin: self.passin.clone().map(|p| p.0),
-                rmd: self.rmd.clone(),
-                rsigopt: self.rsigopt.clone(),
-                ndays: self.ndays,
-                nmin: self.nmin,
-                unknown_serial: match self.unknown_serial.as_deref() {
-                    Some("revoked") => UnknownSerial::Revoked,
-                    _ => UnknownSerial::Unknown,
-                },
-                responder_id: match self.responder_id.as_deref() {
-                    Some("name") => ResponderIdConfig::Name,
-                    _ => ResponderIdConfig::Key,
-                },
-                resp_no_certs: self.resp_no_certs,
-                rother: self.rother.clone(),
-            });
+        if let Some(issuer) = self.ca.issuer()? {
+            cfg.issuers.push(issuer);
         }
         if let Some(p) = self.port {
             cfg.server.port = Some(p);
