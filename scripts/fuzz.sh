@@ -179,12 +179,14 @@ for t in "${targets[@]}"; do
   seed "$t"
   mkdir -p "artifacts/$t"
   before=$(find "artifacts/$t" -type f | wc -l)
+  t0=$(date +%s)
   set +e
   cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
     -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$LOGS/$t.log" 2>&1
   rc=$?
   set -e
+  took=$(($(date +%s) - t0))
   after=$(find "artifacts/$t" -type f | wc -l)
   crashes=$((after - before))
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$LOGS/$t.log" | awk '{print $2}' | tail -1)
@@ -192,7 +194,7 @@ for t in "${targets[@]}"; do
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   eps=$(sed -n 's/.* exec\/s: \([0-9]*\).*/\1/p' <<<"$last")
-  printf '%-10s %8s %12s %10s %8s %8s %8s\n' "$t" "$secs" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$crashes"
+  printf '%-10s %8s %12s %10s %8s %8s %8s\n' "$t" "$took" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$crashes"
   if [ $rc -ne 0 ] || [ "$crashes" -ne 0 ]; then
     status=1
     echo "fuzz.sh: $t failed (exit $rc); see fuzz/$LOGS/$t.log and fuzz/artifacts/$t/" >&2
