@@ -193,7 +193,11 @@ pub(crate) fn scan<R: Read>(
             };
             line_no += 1;
             start += used;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // Any run of CRs before the LF is part of the line end (CRLF, or a file that
+            // went through more than one conversion): no field ends in a CR, so every
+            // entry prints back (`to_line`) to a line that parses to the same entry.
+            let cr = line.iter().rev().take_while(|b| **b == b'\r').count();
+            let line = &line[..line.len() - cr];
             if line.len() > MAX_LINE {
                 return Err(ScanError::at(line_no, too_long()));
             }
