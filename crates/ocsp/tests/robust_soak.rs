@@ -475,7 +475,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
     let ref_at = Duration::from_secs(60).min(Duration::from_secs(secs) / 3);
     let mut rss_ref = None;
     let mut rss_max = 0u64;
-    let mut series: Vec<(u64, u64)> = Vec::new();
+    let mut series: Vec<(u64, u64, u64)> = Vec::new();
     let mut k = 0u64;
     let mut next_rewrite = started + rewrite_every;
     let end = started + Duration::from_secs(secs);
@@ -489,8 +489,8 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
         rss_max = rss_max.max(rss);
         let at = started.elapsed().as_secs();
         let every = (secs / 10).max(10);
-        if series.last().is_none_or(|(t, _)| at >= t + every) {
-            series.push((at, rss));
+        if series.last().is_none_or(|(t, _, _)| at >= t + every) {
+            series.push((at, rss, thread_count(pid)));
         }
         if rss_ref.is_none() && started.elapsed() >= ref_at {
             rss_ref = Some(rss);
@@ -512,7 +512,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
          | requests answered | {} (cacheable GET {}, nonce POST {}, malformed {}, slow {}) |\n\
          | slowloris connections | {} |\n| HTTP 5xx | {} |\n| answers disagreeing with the index | {} |\n\
          | other failures | {} |\n| RSS after {:?} / at the end / peak | {} KiB / {} KiB / {} KiB ({growth:+.1} %) |\n\
-         | RSS over time (s: MiB) | {} |\n| responder CPU time | {:.1} s |\n",
+         | RSS over time (s: MiB (threads)) | {} |\n| responder CPU time | {:.1} s |\n",
         rewrite_every,
         SERIALS / CHURN,
         get(&t.requests),
@@ -530,7 +530,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
         rss_max,
         series
             .iter()
-            .map(|(t, kib)| format!("{t}: {:.1}", *kib as f64 / 1024.0))
+            .map(|(t, kib, n)| format!("{t}: {:.1} ({n})", *kib as f64 / 1024.0))
             .collect::<Vec<_>>()
             .join(", "),
         cpu as f64 / 100.0,

@@ -284,3 +284,14 @@ pub fn base64(data: &[u8]) -> String {
 pub fn get_path_of(der: &[u8]) -> String {
     format!("/{}", crate::common::pct_encode(&base64(der), false))
 }
+
+/// Threads of `pid`.
+pub fn thread_count(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Threads:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
