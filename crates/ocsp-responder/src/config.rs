@@ -119,7 +119,7 @@ impl Default for MetricsConfig {
 }
 
 /// The HTTP side.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses to listen on (`127.0.0.1:2560`, `[::]:2560`).
@@ -130,6 +130,24 @@ pub struct ServerConfig {
     pub text: bool,
     /// Connection and request limits.
     pub limits: Limits,
+    /// How long one check that index.txt is unchanged (a `stat`) serves lookups, in
+    /// milliseconds; 0 checks on every lookup.
+    pub index_check_ms: u64,
+}
+
+/// Default of `[server] index_check_ms`.
+pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: Vec::new(),
+            port: None,
+            text: false,
+            limits: Limits::default(),
+            index_check_ms: DEFAULT_INDEX_CHECK_MS,
+        }
+    }
 }
 
 /// Limits on what clients may make the server hold or do.

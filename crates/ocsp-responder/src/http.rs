@@ -16,6 +16,7 @@
 use crate::clock;
 use crate::config::Limits;
 use crate::log_sample::Sampler;
+use crate::parse_cache::{self, ParseCache, Via};
 use crate::source::{Answer, ResponseSource, SourceError};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -53,6 +54,7 @@ pub struct Edge {
     log_client_addr: bool,
     internal_errors: Sampler,
     unavailable: Sampler,
+    parsed: ParseCache,
 }
 
 impl Edge {
@@ -70,6 +72,7 @@ impl Edge {
             log_client_addr: false,
             internal_errors: Sampler::new("internal_error", 10, Duration::from_secs(60)),
             unavailable: Sampler::new("try_later", 10, Duration::from_secs(60)),
+            parsed: ParseCache::new(parse_cache::DEFAULT_CAPACITY),
         }
     }
 
@@ -99,8 +102,38 @@ impl Edge {
 struct Outcome {
     http: StatusCode,
     ocsp: &'static str,
-    serials: Vec<String>,
-    statuses: Vec<&'static str>,
+    /// The request, when it decoded (its serials are logged).
+    request: Option<Arc<parse_cache::Decoded>>,
+    /// The answer, when there is one (its statuses are logged and counted).
+    answer: Option<Arc<Answer>>,
+}
+
+impl Outcome {
+    fn plain(http: StatusCode, ocsp: &'static str) -> Outcome {
+        Outcome {
+            http,
+            ocsp,
+            request: None,
+            answer: None,
+        }
+    }
+
+    fn statuses(&self) -> &[&'static str] {
+        self.answer
+            .as_deref()
+            .map_or(&[], |a| a.statuses.as_slice())
+    }
+
+    fn serials(&self) -> String {
+        self.request.as_deref().map_or_else(String::new, |r| {
+            r.parsed
+                .items
+                .iter()
+                .map(|i| i.serial.to_hex())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
 }
 
 fn status_name(s: OcspResponseStatus) -> &'static str {
@@ -265,9 +298,30 @@ pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, Pa
 }
 
 enum Decoded {
-    Request(Vec<u8>, ParsedRequest),
+    Request(Arc<parse_cache::Decoded>),
     Malformed(String),
     Reply(Response<Full<Bytes>>),
+}
+
+/// Decode `bytes` (a GET path or POST body) with `f`, or find what they decoded to last
+/// time.
+fn decode_cached(
+    edge: &Edge,
+    via: Via,
+    bytes: &[u8],
+    f: impl FnOnce() -> Result<(Vec<u8>, ParsedRequest), String>,
+) -> Decoded {
+    if let Some(d) = edge.parsed.get(via, bytes) {
+        return Decoded::Request(d);
+    }
+    match f() {
+        Ok((der, parsed)) => {
+            let d = Arc::new(parse_cache::Decoded { der, parsed });
+            edge.parsed.insert(via, bytes, &d);
+            Decoded::Request(d)
+        }
+        Err(why) => Decoded::Malformed(why),
+    }
 }
 
 async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
@@ -285,19 +339,17 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
             }
             // A request whose DER fails to parse everywhere is reported with the error of
             // the whole path, the most likely intended start.
-            match parse_get_path(path, &edge.request_limits) {
-                Ok((der, parsed)) => Decoded::Request(der, parsed),
-                Err(()) => {
-                    let why = match decode_get_component(path.trim_start_matches('/')) {
-                        None => "GET path is not URL-encoded base64".to_string(),
-                        Some(der) => match request::parse(&der, &edge.request_limits) {
-                            Err(e) => e.to_string(),
-                            Ok(_) => "unparseable GET path".to_string(),
-                        },
-                    };
-                    Decoded::Malformed(why)
-                }
-            }
+            decode_cached(edge, Via::Get, path.as_bytes(), || {
+                parse_get_path(path, &edge.request_limits).map_err(|()| match decode_get_component(
+                    path.trim_start_matches('/'),
+                ) {
+                    None => "GET path is not URL-encoded base64".to_string(),
+                    Some(der) => match request::parse(&der, &edge.request_limits) {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "unparseable GET path".to_string(),
+                    },
+                })
+            })
         }
         Method::POST => {
             let max = edge.limits.max_body_bytes;
@@ -325,11 +377,14 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                     }
                 }
                 Ok(Ok(collected)) => {
-                    let der = collected.to_bytes().to_vec();
-                    match request::parse(&der, &edge.request_limits) {
-                        Ok(parsed) => Decoded::Request(der, parsed),
-                        Err(e) => Decoded::Malformed(e.to_string()),
-                    }
+                    let body = collected.to_bytes();
+                    decode_cached(edge, Via::Post, &body, || {
+                        let der = body.to_vec();
+                        match request::parse(&der, &edge.request_limits) {
+                            Ok(parsed) => Ok((der, parsed)),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    })
                 }
             }
         }
@@ -380,29 +435,19 @@ pub async fn handle_from(
     };
     let (response, outcome) = match decode(edge, req).await {
         Decoded::Reply(r) => {
-            let o = Outcome {
-                http: r.status(),
-                ocsp: "-",
-                serials: Vec::new(),
-                statuses: Vec::new(),
-            };
+            let o = Outcome::plain(r.status(), "-");
             (r, o)
         }
         Decoded::Malformed(why) => {
             tracing::debug!(%method, reason = %why, "malformed request");
             let r = ocsp_error(OcspResponseStatus::MalformedRequest);
-            let o = Outcome {
-                http: r.status(),
-                ocsp: "malformedRequest",
-                serials: Vec::new(),
-                statuses: Vec::new(),
-            };
+            let o = Outcome::plain(r.status(), "malformedRequest");
             (r, o)
         }
-        Decoded::Request(der, parsed) => {
-            let serials = parsed.items.iter().map(|i| i.serial.to_hex()).collect();
+        Decoded::Request(decoded) => {
+            let (der, parsed) = (&decoded.der, &decoded.parsed);
             let result =
-                tokio::time::timeout(edge.limits.request_timeout(), edge.source.response(&parsed))
+                tokio::time::timeout(edge.limits.request_timeout(), edge.source.response(parsed))
                     .await
                     .unwrap_or(Err(SourceError::Unavailable(
                         "request deadline passed".into(),
@@ -410,14 +455,14 @@ pub async fn handle_from(
             match result {
                 Ok(answer) => {
                     if let Some(hook) = &edge.text {
-                        hook(&der, &answer.der);
+                        hook(der, &answer.der);
                     }
                     let r = answer_response(&answer, parsed.nonce.is_some(), head, inm.as_ref());
                     let o = Outcome {
                         http: r.status(),
                         ocsp: "successful",
-                        serials,
-                        statuses: answer.statuses.clone(),
+                        request: Some(decoded.clone()),
+                        answer: Some(answer),
                     };
                     (r, o)
                 }
@@ -440,13 +485,13 @@ pub async fn handle_from(
                     }
                     let r = ocsp_error(status);
                     if let Some(hook) = &edge.text {
-                        hook(&der, &error_response(status));
+                        hook(der, &error_response(status));
                     }
                     let o = Outcome {
                         http: r.status(),
                         ocsp: status_name(status),
-                        serials,
-                        statuses: Vec::new(),
+                        request: Some(decoded.clone()),
+                        answer: None,
                     };
                     (r, o)
                 }
@@ -459,7 +504,7 @@ pub async fn handle_from(
         outcome_label(&outcome),
         elapsed,
     );
-    crate::metrics::cert_statuses(&outcome.statuses);
+    crate::metrics::cert_statuses(outcome.statuses());
     match peer.filter(|_| edge.log_client_addr) {
         Some(client) => tracing::info!(
             target: "ocsp::access",
@@ -467,8 +512,8 @@ pub async fn handle_from(
             %method,
             http = outcome.http.as_u16(),
             ocsp = outcome.ocsp,
-            serials = %outcome.serials.join(","),
-            statuses = %outcome.statuses.join(","),
+            serials = %outcome.serials(),
+            statuses = %outcome.statuses().join(","),
             micros = elapsed.as_micros() as u64,
             "request"
         ),
@@ -477,8 +522,8 @@ pub async fn handle_from(
             %method,
             http = outcome.http.as_u16(),
             ocsp = outcome.ocsp,
-            serials = %outcome.serials.join(","),
-            statuses = %outcome.statuses.join(","),
+            serials = %outcome.serials(),
+            statuses = %outcome.statuses().join(","),
             micros = elapsed.as_micros() as u64,
             "request"
         ),

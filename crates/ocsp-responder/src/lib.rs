@@ -10,6 +10,7 @@ pub mod http;
 pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
+pub mod parse_cache;
 pub mod passin;
 pub mod server;
 pub mod signer;

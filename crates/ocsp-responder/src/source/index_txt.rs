@@ -40,6 +40,7 @@ use parse::{parse_line, scan};
 use std::fs::File;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -182,6 +183,13 @@ struct Inner {
     state: ArcSwap<State>,
     reload: Mutex<Book>,
     report: ArcSwap<ReloadReport>,
+    /// How long one check of the file's identity serves lookups, in nanoseconds
+    /// (0: every lookup checks).
+    check_window_ns: AtomicU64,
+    /// When (nanoseconds after `epoch`) a check last began that found the file to be the
+    /// one the state was loaded from.
+    checked_at_ns: AtomicU64,
+    epoch: Instant,
 }
 
 /// Status from an index.txt file.
@@ -229,10 +237,23 @@ impl IndexTxtSource {
                 loaded_at: attempted_at,
             }),
             report: ArcSwap::from_pointee(report),
+            check_window_ns: AtomicU64::new(0),
+            checked_at_ns: AtomicU64::new(0),
+            epoch: Instant::now(),
         };
         Ok(Arc::new(IndexTxtSource {
             inner: Arc::new(inner),
         }))
+    }
+
+    /// Let one check of the file (a `stat`) serve the lookups of the next `window`
+    /// instead of each lookup checking: a change to the file is then seen by requests
+    /// that arrive at most `window` after it (the watcher usually sees it sooner), and a
+    /// busy responder makes at most one `stat` per `window`. Zero, the default, checks
+    /// on every lookup.
+    pub fn set_check_window(&self, window: Duration) {
+        let ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        self.inner.check_window_ns.store(ns, Ordering::Relaxed);
     }
 
     /// The file this source reads.
@@ -575,13 +596,28 @@ impl StatusSource for IndexTxtSource {
     }
 
     async fn generation(&self) -> Result<u64, SourceError> {
-        let key = FileKey::of_path(&self.inner.path);
+        let inner = &self.inner;
+        let window = inner.check_window_ns.load(Ordering::Relaxed);
+        // The state is read before the clock and the check: if the check finds the
+        // file unchanged, this state was current when the check began.
+        let st = inner.state.load();
+        let began = u64::try_from(inner.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if window > 0
+            && began
+                < inner
+                    .checked_at_ns
+                    .load(Ordering::Acquire)
+                    .saturating_add(window)
         {
-            let st = self.inner.state.load();
-            if st.key == key {
-                return Ok(st.generation);
-            }
+            return Ok(st.generation);
         }
+        if FileKey::of_path(&inner.path) == st.key {
+            if window > 0 {
+                inner.checked_at_ns.fetch_max(began, Ordering::AcqRel);
+            }
+            return Ok(st.generation);
+        }
+        drop(st);
         Ok(self.current().await?.generation)
     }
 

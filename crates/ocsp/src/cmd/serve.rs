@@ -91,6 +91,10 @@ pub struct Args {
     /// Re-sign a cached answer once this fraction of its validity has passed (default 0.5).
     #[arg(long, value_name = "FRACTION")]
     pub refresh_fraction: Option<f64>,
+    /// Milliseconds one check that index.txt is unchanged serves lookups (default 1;
+    /// 0: every lookup checks the file).
+    #[arg(long, value_name = "MS")]
+    pub index_check_ms: Option<u64>,
     /// Signing threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub signing_threads: Option<usize>,
@@ -146,6 +150,9 @@ impl Args {
             cfg.server.listen = self.listen.clone();
         }
         cfg.server.text |= self.text;
+        if let Some(ms) = self.index_check_ms {
+            cfg.server.index_check_ms = ms;
+        }
         if let Some(p) = &self.store {
             cfg.cache.store = Some(p.clone());
         }
@@ -216,6 +223,7 @@ pub fn load_issuers(cfg: &Config) -> anyhow::Result<Loaded> {
     let mut indexes = Vec::new();
     for ic in &cfg.issuers {
         let source = IndexTxtSource::open(&ic.index)?;
+        source.set_check_window(std::time::Duration::from_millis(cfg.server.index_check_ms));
         let status: Arc<dyn StatusSource> = source.clone();
         issuers.push(loader.load(ic, status)?);
         indexes.push(source);
