@@ -34,7 +34,8 @@
 //! | `ocsp_build_info` | gauge | `version`, `profile` | always 1 |
 
 use metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Histogram, Unit,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use ocsp_proto::Timestamp;
@@ -240,16 +241,85 @@ pub fn method_label(m: &http::Method) -> &'static str {
     }
 }
 
+const METHODS: [&str; 4] = ["GET", "HEAD", "POST", "OTHER"];
+const OUTCOMES: [&str; 13] = [
+    "successful",
+    "notModified",
+    "malformedRequest",
+    "unauthorized",
+    "tryLater",
+    "internalError",
+    "sigRequired",
+    "info",
+    "methodNotAllowed",
+    "tooLarge",
+    "uriTooLong",
+    "timeout",
+    "other",
+];
+const CERT_STATUS_VALUES: [&str; 3] = ["good", "revoked", "unknown"];
+
+/// The per-request series of the installed recorder, registered once: a request then
+/// touches only its own counters, with no registry lookup and no label allocation.
+struct Handles {
+    requests: Vec<Counter>,
+    durations: Vec<Histogram>,
+    statuses: Vec<Counter>,
+}
+
+static HANDLES: OnceLock<Handles> = OnceLock::new();
+
+fn handles() -> Option<&'static Handles> {
+    // Only once the process-wide recorder is in: before that (or under a local recorder,
+    // in tests) the macros find the recorder in force.
+    GLOBAL.get()?;
+    Some(HANDLES.get_or_init(|| Handles {
+        requests: METHODS
+            .iter()
+            .flat_map(|m| {
+                OUTCOMES
+                    .iter()
+                    .map(move |o| counter!(REQUESTS, "method" => *m, "outcome" => *o))
+            })
+            .collect(),
+        durations: METHODS
+            .iter()
+            .map(|m| histogram!(REQUEST_DURATION, "method" => *m))
+            .collect(),
+        statuses: CERT_STATUS_VALUES
+            .iter()
+            .map(|s| counter!(CERT_STATUSES, "status" => *s))
+            .collect(),
+    }))
+}
+
+fn index_of(values: &[&str], v: &str) -> Option<usize> {
+    values.iter().position(|x| *x == v)
+}
+
 /// Record one answered request.
 pub fn request(method: &'static str, outcome: &'static str, elapsed: Duration) {
+    if let (Some(h), Some(m), Some(o)) = (
+        handles(),
+        index_of(&METHODS, method),
+        index_of(&OUTCOMES, outcome),
+    ) {
+        h.requests[m * OUTCOMES.len() + o].increment(1);
+        h.durations[m].record(elapsed.as_secs_f64());
+        return;
+    }
     counter!(REQUESTS, "method" => method, "outcome" => outcome).increment(1);
     histogram!(REQUEST_DURATION, "method" => method).record(elapsed.as_secs_f64());
 }
 
 /// Record the statuses of one answer (`good`, `revoked`, `unknown`).
 pub fn cert_statuses(statuses: &[&'static str]) {
+    let h = handles();
     for s in statuses {
-        counter!(CERT_STATUSES, "status" => *s).increment(1);
+        match (h, index_of(&CERT_STATUS_VALUES, s)) {
+            (Some(h), Some(i)) => h.statuses[i].increment(1),
+            _ => counter!(CERT_STATUSES, "status" => *s).increment(1),
+        }
     }
 }
 

@@ -90,10 +90,38 @@ impl Default for CacheOptions {
 /// Bookkeeping charged per entry on top of the DER.
 const ENTRY_OVERHEAD: usize = 256;
 
+/// A counter that threads add to without sharing a cache line: each thread adds to
+/// its own stripe; reading sums them.
+#[derive(Debug, Default)]
+struct Striped([Stripe; STRIPES]);
+
+const STRIPES: usize = 8;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+impl Striped {
+    fn add(&self, n: u64) {
+        thread_local! {
+            static SLOT: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+            };
+        }
+        let i = SLOT.with(|s| *s);
+        self.0[i].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn load(&self, _: Ordering) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// Counters of a [`CachedSource`], for metrics. Plain atomics; read with the getters.
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    hits: AtomicU64,
+    hits: Striped,
     misses: AtomicU64,
     evictions: AtomicU64,
     resigns: AtomicU64,
@@ -525,6 +553,29 @@ impl Inner {
         map.entries.get(key).cloned()
     }
 
+    /// The common hit, decided under the shard's read lock so that only the answer is
+    /// cloned: the entry is unexpired, known true at `generation`, and not due for a
+    /// refresh. `None` when there is no entry or it needs a closer look ([`Inner::get`]).
+    fn get_fresh(&self, key: &Key, generation: u64, now: Timestamp) -> Option<Arc<Answer>> {
+        let map = self
+            .shard(key)
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = map.entries.get(key)?;
+        if entry.answer.next_update <= now
+            || entry.generation.load(Ordering::Acquire) != generation
+            || now >= entry.refresh_at
+        {
+            return None;
+        }
+        // Read first: a hot entry's cache line is not written on every hit.
+        if !entry.referenced.load(Ordering::Relaxed) {
+            entry.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(entry.answer.clone())
+    }
+
     /// Insert (or replace with a newer answer), evicting to stay within bounds.
     fn insert(&self, key: Key, answer: Arc<Answer>, record: Option<CertStatus>, generation: u64) {
         if answer.next_update <= self.live.now() {
@@ -758,6 +809,10 @@ impl Inner {
         // The freshness check: brings the source up to date, read before any lookup.
         let generation = issuer.status.generation().await?;
         let now = self.live.now();
+        if let Some(answer) = self.get_fresh(&key, generation, now) {
+            self.stats.hits.add(1);
+            return Ok(answer);
+        }
         if let Some(entry) = self.get(&key) {
             let usable = if entry.answer.next_update <= now {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -777,7 +832,7 @@ impl Inner {
                 }
             };
             if usable {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                self.stats.hits.add(1);
                 // Read first: a hot entry's cache line is not written on every hit.
                 if !entry.referenced.load(Ordering::Relaxed) {
                     entry.referenced.store(true, Ordering::Relaxed);
