@@ -133,6 +133,8 @@ pub struct ServerConfig {
     /// How long one check that index.txt is unchanged (a `stat`) serves lookups, in
     /// milliseconds; 0 checks on every lookup.
     pub index_check_ms: u64,
+    /// Threads serving connections (0: one per core).
+    pub workers: usize,
 }
 
 /// Default of `[server] index_check_ms`.
@@ -146,6 +148,7 @@ impl Default for ServerConfig {
             text: false,
             limits: Limits::default(),
             index_check_ms: DEFAULT_INDEX_CHECK_MS,
+            workers: 0,
         }
     }
 }

@@ -215,35 +215,50 @@ fn answer_response(
     head: bool,
     inm: Option<&HeaderValue>,
 ) -> Response<Full<Bytes>> {
-    let now = clock::now();
     let matched = etag_matches(inm, &answer.etag);
-    let mut b = base_response(if matched {
-        StatusCode::NOT_MODIFIED
+    let body = if matched || head {
+        Bytes::new()
     } else {
-        StatusCode::OK
-    })
-    .header(header::ETAG, answer.etag_header.clone())
-    .header(header::LAST_MODIFIED, answer.last_modified.clone());
+        answer.der.clone()
+    };
+    let mut r = Response::new(Full::new(body));
+    if matched {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    let h = r.headers_mut();
+    h.reserve(6);
+    h.insert(header::ETAG, answer.etag_header.clone());
+    h.insert(header::LAST_MODIFIED, answer.last_modified.clone());
     if nonce {
-        b = b.header(header::CACHE_CONTROL, "no-store");
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else {
-        let max_age = answer.next_update.0.saturating_sub(now.0);
-        b = b
-            .header(
-                header::CACHE_CONTROL,
-                format!("max-age={max_age}, public, no-transform, must-revalidate"),
-            )
-            .header(header::EXPIRES, answer.expires.clone());
+        let max_age = answer.next_update.0.saturating_sub(clock::now().0);
+        h.insert(header::CACHE_CONTROL, cache_control(max_age));
+        h.insert(header::EXPIRES, answer.expires.clone());
     }
     if matched {
-        return finish(b, Bytes::new());
+        return r;
     }
-    b = b.header(header::CONTENT_TYPE, OCSP_RESPONSE);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(OCSP_RESPONSE),
+    );
     if head {
-        b = b.header(header::CONTENT_LENGTH, answer.der.len().to_string());
-        return finish(b, Bytes::new());
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(answer.der.len()));
     }
-    finish(b, answer.der.clone())
+    r
+}
+
+/// `Cache-Control` of a cacheable answer with `max_age` seconds left.
+fn cache_control(max_age: u64) -> HeaderValue {
+    let mut buf = itoa::Buffer::new();
+    let mut v = Vec::with_capacity(64);
+    v.extend_from_slice(b"max-age=");
+    v.extend_from_slice(buf.format(max_age).as_bytes());
+    v.extend_from_slice(b", public, no-transform, must-revalidate");
+    // Digits and ASCII text: always a valid header value.
+    HeaderValue::from_maybe_shared(Bytes::from(v))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
 }
 
 fn b64_engine() -> GeneralPurpose {
@@ -446,12 +461,25 @@ pub async fn handle_from(
         }
         Decoded::Request(decoded) => {
             let (der, parsed) = (&decoded.der, &decoded.parsed);
-            let result =
-                tokio::time::timeout(edge.limits.request_timeout(), edge.source.response(parsed))
-                    .await
-                    .unwrap_or(Err(SourceError::Unavailable(
-                        "request deadline passed".into(),
-                    )));
+            // A cache hit is ready at once: only a request that has to wait (for a
+            // signature, a reload) arms the deadline timer.
+            let mut pending = edge.source.response(parsed);
+            let result = match std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(std::future::Future::poll(pending.as_mut(), cx))
+            })
+            .await
+            {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => {
+                    let deadline = edge
+                        .limits
+                        .request_timeout()
+                        .saturating_sub(started.elapsed());
+                    tokio::time::timeout(deadline, pending).await.unwrap_or(Err(
+                        SourceError::Unavailable("request deadline passed".into()),
+                    ))
+                }
+            };
             match result {
                 Ok(answer) => {
                     if let Some(hook) = &edge.text {

@@ -269,27 +269,36 @@ struct Handles {
 
 static HANDLES: OnceLock<Handles> = OnceLock::new();
 
+/// Whether per-request metrics are recorded at all: not before [`install`] (`ocsp serve`
+/// without a metrics listener records nothing). This crate's unit tests record into
+/// local recorders.
+fn recording() -> bool {
+    cfg!(test) || GLOBAL.get().is_some()
+}
+
 fn handles() -> Option<&'static Handles> {
     // Only once the process-wide recorder is in: before that (or under a local recorder,
     // in tests) the macros find the recorder in force.
     GLOBAL.get()?;
-    Some(HANDLES.get_or_init(|| Handles {
-        requests: METHODS
-            .iter()
-            .flat_map(|m| {
-                OUTCOMES
-                    .iter()
-                    .map(move |o| counter!(REQUESTS, "method" => *m, "outcome" => *o))
-            })
-            .collect(),
-        durations: METHODS
-            .iter()
-            .map(|m| histogram!(REQUEST_DURATION, "method" => *m))
-            .collect(),
-        statuses: CERT_STATUS_VALUES
-            .iter()
-            .map(|s| counter!(CERT_STATUSES, "status" => *s))
-            .collect(),
+    Some(HANDLES.get_or_init(|| {
+        Handles {
+            requests: METHODS
+                .iter()
+                .flat_map(|m| {
+                    OUTCOMES
+                        .iter()
+                        .map(move |o| counter!(REQUESTS, "method" => *m, "outcome" => *o))
+                })
+                .collect(),
+            durations: METHODS
+                .iter()
+                .map(|m| histogram!(REQUEST_DURATION, "method" => *m))
+                .collect(),
+            statuses: CERT_STATUS_VALUES
+                .iter()
+                .map(|s| counter!(CERT_STATUSES, "status" => *s))
+                .collect(),
+        }
     }))
 }
 
@@ -299,6 +308,9 @@ fn index_of(values: &[&str], v: &str) -> Option<usize> {
 
 /// Record one answered request.
 pub fn request(method: &'static str, outcome: &'static str, elapsed: Duration) {
+    if !recording() {
+        return;
+    }
     if let (Some(h), Some(m), Some(o)) = (
         handles(),
         index_of(&METHODS, method),
@@ -314,6 +326,9 @@ pub fn request(method: &'static str, outcome: &'static str, elapsed: Duration) {
 
 /// Record the statuses of one answer (`good`, `revoked`, `unknown`).
 pub fn cert_statuses(statuses: &[&'static str]) {
+    if !recording() {
+        return;
+    }
     let h = handles();
     for s in statuses {
         match (h, index_of(&CERT_STATUS_VALUES, s)) {

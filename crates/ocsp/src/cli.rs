@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve OCSP from OpenSSL CA databases (the `openssl ocsp -index ... -port ...` responder).
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// Ask a responder for the status of certificates and verify the answer.
     Query(cmd::query::Args),
     /// Read an OCSP request or response (DER, PEM, base64 or GET URL) and print it.
@@ -34,7 +34,7 @@ impl Command {
     /// Run the subcommand; its exit status is the process's.
     pub fn run(self) -> ExitCode {
         match self {
-            Command::Serve(a) => cmd::serve::run(a),
+            Command::Serve(a) => cmd::serve::run(*a),
             Command::Query(a) => cmd::query::run(a),
             Command::Inspect(a) => cmd::inspect::run(a),
             Command::Demo(a) => cmd::demo::run(a),

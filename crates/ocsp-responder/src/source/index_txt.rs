@@ -1038,6 +1038,29 @@ mod tests {
         assert_eq!(src.generation_now(), 2);
     }
 
+    #[tokio::test]
+    async fn check_window_lets_one_stat_serve_lookups() {
+        let v1 = good("0A");
+        let (_d, path, src) = setup(&v1);
+        // Zero (the default): every lookup checks the file.
+        replace(&path, &format!("{v1}{}", good("0B")));
+        assert_eq!(src.generation().await.unwrap(), 2);
+        // A long window: the check just made serves the next lookups, which do not see
+        // a change made within it...
+        src.set_check_window(Duration::from_secs(3600));
+        assert_eq!(src.generation().await.unwrap(), 2);
+        replace(&path, &format!("{v1}{}", good("0C")));
+        assert_eq!(src.generation().await.unwrap(), 2);
+        assert_eq!(src.generation().await.unwrap(), 2);
+        // ...until the window is over (here: closed) or a reload (the watcher's) runs.
+        src.set_check_window(Duration::ZERO);
+        assert_eq!(src.generation().await.unwrap(), 3);
+        src.set_check_window(Duration::from_secs(3600));
+        replace(&path, &format!("{v1}{}", good("0D")));
+        assert_eq!(src.reload().await.unwrap(), 4);
+        assert_eq!(src.generation().await.unwrap(), 4);
+    }
+
     async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
         for _ in 0..300 {
             if f() {

@@ -91,6 +91,10 @@ pub struct Args {
     /// Re-sign a cached answer once this fraction of its validity has passed (default 0.5).
     #[arg(long, value_name = "FRACTION")]
     pub refresh_fraction: Option<f64>,
+    /// Threads serving connections (default: one per core). Signing has its own
+    /// threads (--signing-threads).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Milliseconds one check that index.txt is unchanged serves lookups (default 1;
     /// 0: every lookup checks the file).
     #[arg(long, value_name = "MS")]
@@ -150,6 +154,9 @@ impl Args {
             cfg.server.listen = self.listen.clone();
         }
         cfg.server.text |= self.text;
+        if let Some(n) = self.workers {
+            cfg.server.workers = n;
+        }
         if let Some(ms) = self.index_check_ms {
             cfg.server.index_check_ms = ms;
         }
@@ -587,8 +594,16 @@ async fn shutdown_signal() {
 
 /// A multi-threaded runtime with one worker per core.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    runtime_with(0)
+}
+
+/// A multi-threaded runtime with `workers` workers (0: one per core).
+pub fn runtime_with(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    b.enable_all()
         .build()
         .context("cannot start the async runtime")
 }
@@ -607,7 +622,7 @@ pub fn run(args: Args) -> ExitCode {
         )?;
         // Once `serve` returns, the grace period is over: do not wait for blocking work
         // that may never end (a read of index.txt stuck on a FIFO, a hung disk).
-        let rt = runtime()?;
+        let rt = runtime_with(cfg.server.workers)?;
         let result = rt.block_on(serve(cfg));
         rt.shutdown_timeout(std::time::Duration::from_secs(1));
         result
