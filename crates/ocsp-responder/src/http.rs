@@ -377,12 +377,12 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                 return Decoded::Reply(too_large());
             }
             let body = Limited::new(req.into_body(), max);
-            match tokio::time::timeout(edge.limits.body_timeout(), body.collect()).await {
-                Err(_) => Decoded::Reply(plain(
+            match within(edge.limits.body_timeout(), body.collect()).await {
+                None => Decoded::Reply(plain(
                     StatusCode::REQUEST_TIMEOUT,
                     "request body too slow\n",
                 )),
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some()
                     {
@@ -391,7 +391,7 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                         Decoded::Malformed(format!("body: {e}"))
                     }
                 }
-                Ok(Ok(collected)) => {
+                Some(Ok(collected)) => {
                     let body = collected.to_bytes();
                     decode_cached(edge, Via::Post, &body, || {
                         let der = body.to_vec();
@@ -409,6 +409,17 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             Bytes::from_static(b"use GET or POST\n"),
         )),
+    }
+}
+
+/// `fut`'s output, or `None` once `limit` has passed. A future that is ready at once
+/// (a body that came with the head, a cache hit) arms no timer.
+async fn within<F: std::future::Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => tokio::time::timeout(limit, fut).await.ok(),
     }
 }
 
@@ -463,23 +474,15 @@ pub async fn handle_from(
             let (der, parsed) = (&decoded.der, &decoded.parsed);
             // A cache hit is ready at once: only a request that has to wait (for a
             // signature, a reload) arms the deadline timer.
-            let mut pending = edge.source.response(parsed);
-            let result = match std::future::poll_fn(|cx| {
-                std::task::Poll::Ready(std::future::Future::poll(pending.as_mut(), cx))
-            })
-            .await
-            {
-                std::task::Poll::Ready(r) => r,
-                std::task::Poll::Pending => {
-                    let deadline = edge
-                        .limits
-                        .request_timeout()
-                        .saturating_sub(started.elapsed());
-                    tokio::time::timeout(deadline, pending).await.unwrap_or(Err(
-                        SourceError::Unavailable("request deadline passed".into()),
-                    ))
-                }
-            };
+            let deadline = edge
+                .limits
+                .request_timeout()
+                .saturating_sub(started.elapsed());
+            let result = within(deadline, edge.source.response(parsed))
+                .await
+                .unwrap_or(Err(SourceError::Unavailable(
+                    "request deadline passed".into(),
+                )));
             match result {
                 Ok(answer) => {
                     if let Some(hook) = &edge.text {

@@ -5,22 +5,21 @@
 //! stale; the answer itself still comes from the response cache with its freshness
 //! checks.
 //!
-//! Bounded: at most `capacity` entries of at most [`MAX_KEY_BYTES`] each; a full shard
-//! drops an arbitrary entry for each new one. Requests with a nonce are never kept
-//! (each is unique).
+//! Each thread keeps its own entries (a thread's lookups take no lock and write no
+//! memory another core reads), at most `capacity` of at most [`MAX_KEY_BYTES`] each; a
+//! full map is emptied. Requests with a nonce are never kept (each is unique).
 
 use ocsp_proto::request::ParsedRequest;
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Longest request (GET path or POST body) kept.
 pub const MAX_KEY_BYTES: usize = 512;
 
-/// Entries kept by default.
-pub const DEFAULT_CAPACITY: usize = 16_384;
-
-const SHARDS: usize = 16;
+/// Entries each thread keeps by default.
+pub const DEFAULT_CAPACITY: usize = 2048;
 
 /// A decoded request: its DER and what it parsed to.
 #[derive(Debug)]
@@ -40,69 +39,63 @@ pub enum Via {
     Post,
 }
 
-type Map = HashMap<(Via, Box<[u8]>), Arc<Decoded>>;
+/// Per thread: (cache, how, bytes) → decoded.
+type Map = HashMap<(u64, Via, Box<[u8]>), Arc<Decoded>>;
+
+thread_local! {
+    static MAP: RefCell<Map> = RefCell::new(Map::new());
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// The cache.
 pub struct ParseCache {
-    shards: Box<[RwLock<Map>]>,
-    per_shard: usize,
-    hasher: RandomState,
+    id: u64,
+    capacity: usize,
 }
 
 impl ParseCache {
-    /// A cache of at most `capacity` entries (0 keeps nothing).
+    /// A cache of at most `capacity` entries per thread (0 keeps nothing).
     pub fn new(capacity: usize) -> ParseCache {
         ParseCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(Map::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS),
-            hasher: RandomState::new(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            capacity,
         }
     }
 
-    fn shard(&self, via: Via, bytes: &[u8]) -> &RwLock<Map> {
-        let h = self.hasher.hash_one((via, bytes)) as usize;
-        &self.shards[h % self.shards.len()]
-    }
-
-    /// What `bytes` decoded to when last seen.
+    /// What `bytes` decoded to when last seen on this thread.
     pub fn get(&self, via: Via, bytes: &[u8]) -> Option<Arc<Decoded>> {
-        if self.per_shard == 0 || bytes.len() > MAX_KEY_BYTES {
+        if self.capacity == 0 || bytes.len() > MAX_KEY_BYTES {
             return None;
         }
-        let map = self
-            .shard(via, bytes)
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        // The map's key is (Via, Box<[u8]>); look it up without allocating a box.
-        map.get(&(via, bytes) as &dyn KeyView).cloned()
+        // The map's key owns its bytes; look it up without allocating.
+        MAP.with(|m| {
+            m.borrow()
+                .get(&(self.id, via, bytes) as &dyn KeyView)
+                .cloned()
+        })
     }
 
     /// Remember what `bytes` decoded to (requests with a nonce are not kept).
     pub fn insert(&self, via: Via, bytes: &[u8], decoded: &Arc<Decoded>) {
-        if self.per_shard == 0 || bytes.len() > MAX_KEY_BYTES || decoded.parsed.nonce.is_some() {
+        if self.capacity == 0 || bytes.len() > MAX_KEY_BYTES || decoded.parsed.nonce.is_some() {
             return;
         }
-        let mut map = self
-            .shard(via, bytes)
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if map.len() >= self.per_shard {
-            if let Some(k) = map.keys().next().cloned() {
-                map.remove(&k);
+        MAP.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= self.capacity {
+                m.clear();
             }
-        }
-        map.insert((via, bytes.into()), decoded.clone());
+            m.insert((self.id, via, bytes.into()), decoded.clone());
+        });
     }
 
-    /// Entries held.
+    /// Entries this thread holds for this cache.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
+        MAP.with(|m| m.borrow().keys().filter(|k| k.0 == self.id).count())
     }
 
-    /// Whether it holds nothing.
+    /// Whether this thread holds nothing for this cache.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -110,22 +103,22 @@ impl ParseCache {
 
 /// Borrowed view of a key, so lookups need no allocation.
 trait KeyView {
-    fn view(&self) -> (Via, &[u8]);
+    fn view(&self) -> (u64, Via, &[u8]);
 }
 
-impl KeyView for (Via, Box<[u8]>) {
-    fn view(&self) -> (Via, &[u8]) {
-        (self.0, &self.1)
+impl KeyView for (u64, Via, Box<[u8]>) {
+    fn view(&self) -> (u64, Via, &[u8]) {
+        (self.0, self.1, &self.2)
     }
 }
 
-impl KeyView for (Via, &[u8]) {
-    fn view(&self) -> (Via, &[u8]) {
-        (self.0, self.1)
+impl KeyView for (u64, Via, &[u8]) {
+    fn view(&self) -> (u64, Via, &[u8]) {
+        (self.0, self.1, self.2)
     }
 }
 
-impl<'a> std::borrow::Borrow<dyn KeyView + 'a> for (Via, Box<[u8]>) {
+impl<'a> std::borrow::Borrow<dyn KeyView + 'a> for (u64, Via, Box<[u8]>) {
     fn borrow(&self) -> &(dyn KeyView + 'a) {
         self
     }
@@ -141,7 +134,7 @@ impl Eq for dyn KeyView + '_ {}
 
 impl std::hash::Hash for dyn KeyView + '_ {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Must hash exactly as (Via, Box<[u8]>) does: Via, then the slice.
+        // Must hash exactly as (u64, Via, Box<[u8]>) does: each field in turn.
         self.view().hash(state)
     }
 }
@@ -150,7 +143,7 @@ impl std::hash::Hash for dyn KeyView + '_ {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::hash::Hash;
+    use std::hash::{BuildHasher, Hash};
 
     fn decoded(nonce: bool) -> Arc<Decoded> {
         Arc::new(Decoded {
@@ -165,9 +158,9 @@ mod tests {
 
     #[test]
     fn keys_hash_alike_owned_and_borrowed() {
-        let h = RandomState::new();
-        let owned: (Via, Box<[u8]>) = (Via::Get, b"/abc".as_slice().into());
-        let view: &dyn KeyView = &(Via::Get, b"/abc".as_slice());
+        let h = std::hash::RandomState::new();
+        let owned: (u64, Via, Box<[u8]>) = (7, Via::Get, b"/abc".as_slice().into());
+        let view: &dyn KeyView = &(7, Via::Get, b"/abc".as_slice());
         let owned_view: &dyn KeyView = &owned;
         let hash = |k: &dyn KeyView| {
             let mut s = h.build_hasher();
@@ -175,7 +168,10 @@ mod tests {
             std::hash::Hasher::finish(&s)
         };
         assert_eq!(hash(view), hash(owned_view));
-        assert_eq!(h.hash_one(&owned), hash(owned_view));
+        assert_eq!(
+            std::hash::BuildHasher::hash_one(&h, &owned),
+            hash(owned_view)
+        );
     }
 
     #[test]
@@ -201,6 +197,14 @@ mod tests {
         c.insert(Via::Get, &long, &decoded(false));
         assert!(c.get(Via::Get, &long).is_none());
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn caches_do_not_see_each_other() {
+        let (a, b) = (ParseCache::new(10), ParseCache::new(10));
+        a.insert(Via::Get, b"/x", &decoded(false));
+        assert!(b.get(Via::Get, b"/x").is_none());
+        assert_eq!((a.len(), b.len()), (1, 0));
     }
 
     #[test]

@@ -118,6 +118,24 @@ impl Answer {
             statuses,
         }
     }
+
+    /// A copy that shares no reference count with `self`: a thread serving it often
+    /// then writes only memory of its own (see the cache's per-thread copies).
+    pub fn private_copy(&self) -> Answer {
+        let copy_header =
+            |v: &HeaderValue| HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| v.clone());
+        Answer {
+            der: Bytes::copy_from_slice(&self.der),
+            this_update: self.this_update,
+            next_update: self.next_update,
+            produced_at: self.produced_at,
+            etag: self.etag.clone(),
+            statuses: self.statuses.clone(),
+            etag_header: copy_header(&self.etag_header),
+            last_modified: copy_header(&self.last_modified),
+            expires: copy_header(&self.expires),
+        }
+    }
 }
 
 /// What answers a parsed request.

@@ -255,6 +255,30 @@ impl Entry {
 
 type Flight = Arc<OnceCell<Result<Arc<Answer>, SourceError>>>;
 
+/// Answers each thread keeps, per cache.
+const L1_CAPACITY: usize = 1024;
+
+/// A thread's copy of a cached answer (see [`Inner::l1_get`]).
+struct L1Entry {
+    /// The generation at which the entry it was copied from was known true.
+    generation: u64,
+    refresh_at: Timestamp,
+    answer: Arc<Answer>,
+}
+
+thread_local! {
+    /// Each thread's front cache: private copies of the answers it served from the
+    /// shared cache, by (cache, key). A hit here takes no lock and writes no memory
+    /// another core reads, so the cores serving the same hot answers do not pass cache
+    /// lines back and forth. Bounded by [`L1_CAPACITY`] entries per thread; emptied
+    /// when full.
+    static L1: std::cell::RefCell<HashMap<(u64, Key), L1Entry>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Distinguishes caches in the per-thread front caches.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Default)]
 struct ShardMap {
     entries: HashMap<Key, Arc<Entry>>,
@@ -271,6 +295,8 @@ struct Shard {
 }
 
 struct Inner {
+    /// This cache's key in the per-thread front caches.
+    id: u64,
     live: LiveSource,
     opts: CacheOptions,
     shards: Box<[Shard]>,
@@ -321,6 +347,7 @@ impl CachedSource {
         };
         CachedSource {
             inner: Arc::new(Inner {
+                id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
                 live,
                 opts: CacheOptions {
                     max_entries,
@@ -553,10 +580,46 @@ impl Inner {
         map.entries.get(key).cloned()
     }
 
+    /// This thread's copy of the answer for `key`, if it is still good to serve: taken
+    /// from an entry known true at `generation` (the current one), and not yet due for
+    /// a refresh (so not expired either).
+    fn l1_get(&self, key: &Key, generation: u64, now: Timestamp) -> Option<Arc<Answer>> {
+        L1.with(|l1| {
+            let l1 = l1.borrow();
+            let e = l1.get(&(self.id, *key))?;
+            (e.generation == generation && now < e.refresh_at && now < e.answer.next_update)
+                .then(|| e.answer.clone())
+        })
+    }
+
+    /// Keep a private copy of `answer` in this thread's front cache.
+    fn l1_put(&self, key: Key, generation: u64, refresh_at: Timestamp, answer: &Answer) {
+        L1.with(|l1| {
+            let mut l1 = l1.borrow_mut();
+            if l1.len() >= L1_CAPACITY {
+                l1.clear();
+            }
+            l1.insert(
+                (self.id, key),
+                L1Entry {
+                    generation,
+                    refresh_at,
+                    answer: Arc::new(answer.private_copy()),
+                },
+            );
+        });
+    }
+
     /// The common hit, decided under the shard's read lock so that only the answer is
     /// cloned: the entry is unexpired, known true at `generation`, and not due for a
     /// refresh. `None` when there is no entry or it needs a closer look ([`Inner::get`]).
-    fn get_fresh(&self, key: &Key, generation: u64, now: Timestamp) -> Option<Arc<Answer>> {
+    /// With the answer comes the time it is due for a refresh.
+    fn get_fresh(
+        &self,
+        key: &Key,
+        generation: u64,
+        now: Timestamp,
+    ) -> Option<(Arc<Answer>, Timestamp)> {
         let map = self
             .shard(key)
             .map
@@ -573,7 +636,7 @@ impl Inner {
         if !entry.referenced.load(Ordering::Relaxed) {
             entry.referenced.store(true, Ordering::Relaxed);
         }
-        Some(entry.answer.clone())
+        Some((entry.answer.clone(), entry.refresh_at))
     }
 
     /// Insert (or replace with a newer answer), evicting to stay within bounds.
@@ -809,8 +872,13 @@ impl Inner {
         // The freshness check: brings the source up to date, read before any lookup.
         let generation = issuer.status.generation().await?;
         let now = self.live.now();
-        if let Some(answer) = self.get_fresh(&key, generation, now) {
+        if let Some(answer) = self.l1_get(&key, generation, now) {
             self.stats.hits.add(1);
+            return Ok(answer);
+        }
+        if let Some((answer, refresh_at)) = self.get_fresh(&key, generation, now) {
+            self.stats.hits.add(1);
+            self.l1_put(key, generation, refresh_at, &answer);
             return Ok(answer);
         }
         if let Some(entry) = self.get(&key) {
@@ -962,6 +1030,35 @@ mod tests {
         assert_eq!(signs(&kit), 3);
         assert_eq!(c.stats().bypass(), 3);
         assert_eq!(c.stats().entries(), 0);
+    }
+
+    #[tokio::test]
+    async fn per_thread_copies_follow_the_shared_cache() {
+        let kit = Kit::new(&[("01", Some(CertStatus::Good))]);
+        let c = cache(&kit, CacheOptions::default());
+        let r1 = kit.request(&[("01", HashAlg::Sha1)], None);
+        let first = c.response(&r1).await.unwrap();
+        // The second answer fills this thread's copy, the third comes from it: the same
+        // bytes, not the same allocation, and no signature.
+        let second = c.response(&r1).await.unwrap();
+        let third = c.response(&r1).await.unwrap();
+        assert_eq!(first.der, third.der);
+        assert_eq!(first.etag, third.etag);
+        assert_eq!(third.etag_header, second.etag_header);
+        assert!(!Arc::ptr_eq(&second, &third));
+        assert_ne!(third.der.as_ptr(), first.der.as_ptr());
+        assert_eq!(signs(&kit), 1);
+        assert_eq!(c.stats().hits(), 2);
+        // A revocation: never served from the copy.
+        kit.source.set("01", Some(testkit::revoked()));
+        assert_eq!(c.response(&r1).await.unwrap().statuses, vec!["revoked"]);
+        assert_eq!(c.response(&r1).await.unwrap().statuses, vec!["revoked"]);
+        assert_eq!(c.response(&r1).await.unwrap().statuses, vec!["revoked"]);
+        // Another cache on the same thread does not see this one's copies.
+        let other = cache(&kit, CacheOptions::default());
+        other.response(&r1).await.unwrap();
+        assert_eq!(other.stats().hits(), 0);
+        assert_eq!(signs(&kit), 3);
     }
 
     #[tokio::test]
