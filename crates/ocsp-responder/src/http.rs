@@ -339,33 +339,55 @@ fn decode_cached(
     }
 }
 
+/// Decode a GET (or HEAD) path.
+fn decode_get(edge: &Edge, path: &str) -> Decoded {
+    if path.trim_start_matches('/').is_empty() {
+        return Decoded::Reply(plain(
+            StatusCode::OK,
+            "ocsp: OCSP responder (RFC 6960, RFC 9919). POST application/ocsp-request to this URL, or GET /{url-encoded base64 DER request}.\n",
+        ));
+    }
+    if path.len() > edge.limits.max_uri_bytes {
+        return Decoded::Reply(plain(StatusCode::URI_TOO_LONG, "request URI too long\n"));
+    }
+    // A request whose DER fails to parse everywhere is reported with the error of
+    // the whole path, the most likely intended start.
+    decode_cached(edge, Via::Get, path.as_bytes(), || {
+        parse_get_path(path, &edge.request_limits).map_err(|()| {
+            match decode_get_component(path.trim_start_matches('/')) {
+                None => "GET path is not URL-encoded base64".to_string(),
+                Some(der) => match request::parse(&der, &edge.request_limits) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "unparseable GET path".to_string(),
+                },
+            }
+        })
+    })
+}
+
+/// Decode a whole POST body.
+fn decode_post(edge: &Edge, body: &Bytes) -> Decoded {
+    decode_cached(edge, Via::Post, body, || {
+        let der = body.to_vec();
+        match request::parse(&der, &edge.request_limits) {
+            Ok(parsed) => Ok((der, parsed)),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
+fn method_not_allowed() -> Decoded {
+    Decoded::Reply(finish(
+        base_response(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD, POST")
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        Bytes::from_static(b"use GET or POST\n"),
+    ))
+}
+
 async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
     match *req.method() {
-        Method::GET | Method::HEAD => {
-            let path = req.uri().path();
-            if path.trim_start_matches('/').is_empty() {
-                return Decoded::Reply(plain(
-                    StatusCode::OK,
-                    "ocsp: OCSP responder (RFC 6960, RFC 9919). POST application/ocsp-request to this URL, or GET /{url-encoded base64 DER request}.\n",
-                ));
-            }
-            if path.len() > edge.limits.max_uri_bytes {
-                return Decoded::Reply(plain(StatusCode::URI_TOO_LONG, "request URI too long\n"));
-            }
-            // A request whose DER fails to parse everywhere is reported with the error of
-            // the whole path, the most likely intended start.
-            decode_cached(edge, Via::Get, path.as_bytes(), || {
-                parse_get_path(path, &edge.request_limits).map_err(|()| match decode_get_component(
-                    path.trim_start_matches('/'),
-                ) {
-                    None => "GET path is not URL-encoded base64".to_string(),
-                    Some(der) => match request::parse(&der, &edge.request_limits) {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "unparseable GET path".to_string(),
-                    },
-                })
-            })
-        }
+        Method::GET | Method::HEAD => decode_get(edge, req.uri().path()),
         Method::POST => {
             let max = edge.limits.max_body_bytes;
             let declared = req
@@ -391,24 +413,10 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                         Decoded::Malformed(format!("body: {e}"))
                     }
                 }
-                Some(Ok(collected)) => {
-                    let body = collected.to_bytes();
-                    decode_cached(edge, Via::Post, &body, || {
-                        let der = body.to_vec();
-                        match request::parse(&der, &edge.request_limits) {
-                            Ok(parsed) => Ok((der, parsed)),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    })
-                }
+                Some(Ok(collected)) => decode_post(edge, &collected.to_bytes()),
             }
         }
-        _ => Decoded::Reply(finish(
-            base_response(StatusCode::METHOD_NOT_ALLOWED)
-                .header(header::ALLOW, "GET, HEAD, POST")
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            Bytes::from_static(b"use GET or POST\n"),
-        )),
+        _ => method_not_allowed(),
     }
 }
 
@@ -459,7 +467,48 @@ pub async fn handle_from(
     } else {
         None
     };
-    let (response, outcome) = match decode(edge, req).await {
+    let decoded = decode(edge, req).await;
+    answer(edge, started, method, inm, decoded, peer).await
+}
+
+/// Answer a request whose head and whole body (for POST) are already read: `path` is
+/// the request target's path, `body` the POST body. Same answers, headers, metrics and
+/// log lines as [`handle_from`].
+pub async fn handle_parts(
+    edge: &Edge,
+    method: Method,
+    path: &str,
+    if_none_match: Option<HeaderValue>,
+    body: Bytes,
+    peer: Option<SocketAddr>,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let conditional = method == Method::GET || method == Method::HEAD;
+    let decoded = match method {
+        Method::GET | Method::HEAD => decode_get(edge, path),
+        Method::POST => {
+            if body.len() > edge.limits.max_body_bytes {
+                Decoded::Reply(too_large())
+            } else {
+                decode_post(edge, &body)
+            }
+        }
+        _ => method_not_allowed(),
+    };
+    let inm = if conditional { if_none_match } else { None };
+    answer(edge, started, method, inm, decoded, peer).await
+}
+
+async fn answer(
+    edge: &Edge,
+    started: Instant,
+    method: Method,
+    inm: Option<HeaderValue>,
+    decoded: Decoded,
+    peer: Option<SocketAddr>,
+) -> Response<Full<Bytes>> {
+    let head = method == Method::HEAD;
+    let (response, outcome) = match decoded {
         Decoded::Reply(r) => {
             let o = Outcome::plain(r.status(), "-");
             (r, o)

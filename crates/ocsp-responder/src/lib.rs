@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod compliance;
 pub mod config;
+pub mod h1;
 pub mod health;
 pub mod http;
 pub mod issuer;

@@ -141,6 +141,54 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     }
 }
 
+/// A stream that first yields bytes already read from it.
+struct Prefixed<T> {
+    prefix: bytes::Bytes,
+    inner: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// What a listener serves.
 #[derive(Clone)]
 enum Kind {
@@ -351,6 +399,27 @@ async fn serve_connection(
     let limits: Limits = edge.limits().clone();
     let last = Arc::new(AtomicU64::new(0));
     let epoch = Instant::now();
+    if let Kind::Http = kind {
+        // The common HTTP/1.1 requests without hyper; the rest of the connection (from
+        // the first request that is not simple) with it.
+        let mut stream = stream;
+        let mut stop = stop;
+        let prefix = match crate::h1::serve(&mut stream, &edge, peer, &limits, &mut stop).await {
+            crate::h1::Next::Done => return,
+            crate::h1::Next::HandOff(prefix) => prefix,
+        };
+        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let io = IdleIo {
+            inner: Prefixed {
+                prefix,
+                inner: stream,
+            },
+            last: last.clone(),
+            epoch,
+        };
+        drive(io, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await;
+        return;
+    }
     let io = IdleIo {
         inner: stream,
         last: last.clone(),

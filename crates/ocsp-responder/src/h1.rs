@@ -1,0 +1,443 @@
+//! The common HTTP/1.1 request on a plain listener, served without hyper: a `GET`,
+//! `HEAD` or `POST` with a `Content-Length` body that fits the limits, keep-alive or
+//! `Connection: close`. The answer itself comes from [`handle_parts`], the same code
+//! hyper's requests go through, so statuses, headers, metrics and logs are identical.
+//!
+//! Anything else at the start of a request (HTTP/1.0, a chunked or oversized body,
+//! `Expect`, `Upgrade`, an h2c preface, a head that does not parse, another method) is
+//! handed to hyper together with the bytes already read, at a request boundary, and
+//! hyper serves the rest of the connection as before. So this path only ever has to get
+//! the simple case right.
+//!
+//! Timeouts are those of the hyper path: the request head within `header_timeout`, the
+//! body within `body_timeout`, an idle keep-alive connection closed after
+//! `idle_timeout`, a client that stops reading its answers closed after `idle_timeout`.
+//! One timer per connection, re-armed only when it fires or must fire sooner.
+
+use crate::config::Limits;
+use crate::http::{handle_parts, Edge};
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use http_body_util::Full;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+/// Most headers in a request served here (more: handed to hyper).
+const MAX_HEADERS: usize = 32;
+
+/// Longest request head served here (longer: handed to hyper, which answers it).
+const MAX_HEAD: usize = 20 * 1024;
+
+/// How a connection left this path.
+pub enum Next {
+    /// Closed (or to be closed): nothing more to do.
+    Done,
+    /// Hyper takes over; these bytes were read and not consumed.
+    HandOff(Bytes),
+}
+
+/// A request that this path serves, as offsets into the buffer.
+struct Simple {
+    method: Method,
+    path: std::ops::Range<usize>,
+    head_len: usize,
+    body_len: usize,
+    close: bool,
+    if_none_match: Option<HeaderValue>,
+}
+
+enum Parsed {
+    /// Need more bytes for the head.
+    Partial,
+    /// Not for this path.
+    HandOff,
+    Simple(Simple),
+}
+
+fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| eq_ignore_case(t.trim_ascii(), token))
+}
+
+fn parse(buf: &[u8], limits: &Limits) -> Parsed {
+    // An h2c prior-knowledge preface: hyper's.
+    if buf.len() >= 3 && &buf[..3] == b"PRI" {
+        return Parsed::HandOff;
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
+        _ => return Parsed::HandOff,
+    };
+    if req.version != Some(1) {
+        return Parsed::HandOff;
+    }
+    let method = match req.method {
+        Some("GET") => Method::GET,
+        Some("HEAD") => Method::HEAD,
+        Some("POST") => Method::POST,
+        _ => return Parsed::HandOff,
+    };
+    let Some(target) = req.path else {
+        return Parsed::HandOff;
+    };
+    // Origin form only (absolute form and `*` go to hyper).
+    if !target.starts_with('/') {
+        return Parsed::HandOff;
+    }
+    let mut content_length: Option<usize> = None;
+    let mut close = false;
+    let mut if_none_match = None;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        if eq_ignore_case(name, b"content-length") {
+            let Some(n) = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+            else {
+                return Parsed::HandOff;
+            };
+            if content_length.is_some_and(|m| m != n) {
+                return Parsed::HandOff;
+            }
+            content_length = Some(n);
+        } else if eq_ignore_case(name, b"transfer-encoding")
+            || eq_ignore_case(name, b"expect")
+            || eq_ignore_case(name, b"upgrade")
+        {
+            return Parsed::HandOff;
+        } else if eq_ignore_case(name, b"connection") {
+            if has_token(h.value, b"upgrade") {
+                return Parsed::HandOff;
+            }
+            close |= has_token(h.value, b"close");
+        } else if eq_ignore_case(name, b"if-none-match") {
+            match HeaderValue::from_bytes(h.value) {
+                Ok(v) => if_none_match = Some(v),
+                Err(_) => return Parsed::HandOff,
+            }
+        }
+    }
+    let post = method == Method::POST;
+    let body_len = match content_length {
+        Some(n) if post && n <= limits.max_body_bytes => n,
+        _ if post => return Parsed::HandOff,
+        None | Some(0) => 0,
+        Some(_) => return Parsed::HandOff,
+    };
+    // The path without a query, as hyper's `uri().path()` gives it.
+    let start = target.as_ptr() as usize - buf.as_ptr() as usize;
+    let path_len = target.find('?').unwrap_or(target.len());
+    Parsed::Simple(Simple {
+        method,
+        path: start..start + path_len,
+        head_len,
+        body_len,
+        close,
+        if_none_match,
+    })
+}
+
+thread_local! {
+    /// `Date` for the current second, formatted once per second per thread.
+    static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
+fn push_date(out: &mut Vec<u8>) {
+    let now = crate::clock::now();
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != now.0 {
+            *d = (now.0, now.http_date().into_bytes());
+        }
+        out.extend_from_slice(&d.1);
+    });
+}
+
+/// The body of a response built by the edge (always a single in-memory frame).
+fn body_of(body: Full<Bytes>) -> Bytes {
+    let mut body = body;
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match hyper::body::Body::poll_frame(Pin::new(&mut body), &mut cx) {
+        Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// Append `resp` in HTTP/1.1 form.
+fn encode(resp: http::Response<Full<Bytes>>, head: bool, close: bool, out: &mut Vec<u8>) {
+    let (parts, body) = resp.into_parts();
+    let body = body_of(body);
+    let status = parts.status;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in parts.headers.iter() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let no_body = status == StatusCode::NOT_MODIFIED || status.is_informational();
+    if !no_body && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if close && !parts.headers.contains_key(header::CONNECTION) {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"date: ");
+    push_date(out);
+    out.extend_from_slice(b"\r\n\r\n");
+    if !head && !no_body {
+        out.extend_from_slice(&body);
+    }
+}
+
+/// The timer of one connection: armed at most at `deadline`, re-armed lazily.
+struct Timer {
+    sleep: Pin<Box<Sleep>>,
+    deadline: Instant,
+}
+
+impl Timer {
+    fn new(after: Duration) -> Timer {
+        let deadline = Instant::now() + after;
+        Timer {
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+        }
+    }
+
+    /// The connection must make progress by `deadline`.
+    fn set(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if deadline < self.sleep.deadline() {
+            self.sleep.as_mut().reset(deadline);
+        }
+    }
+
+    /// Completes when the deadline has passed.
+    async fn expired(&mut self) {
+        loop {
+            (&mut self.sleep).await;
+            if Instant::now() >= self.deadline {
+                return;
+            }
+            let d = self.deadline;
+            self.sleep.as_mut().reset(d);
+        }
+    }
+}
+
+/// Write `out` within `limit`; false if the client did not take it in time or is gone.
+async fn write_all(io: &mut TcpStream, out: &[u8], timer: &mut Timer, limit: Duration) -> bool {
+    timer.set(Instant::now() + limit);
+    tokio::select! {
+        r = io.write_all(out) => r.is_ok(),
+        _ = timer.expired() => false,
+    }
+}
+
+/// Serve `io` while its requests are simple; see the module's documentation.
+pub async fn serve(
+    io: &mut TcpStream,
+    edge: &Edge,
+    peer: SocketAddr,
+    limits: &Limits,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Next {
+    let idle = limits.idle_timeout();
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let mut timer = Timer::new(limits.header_timeout().min(idle));
+    // When the request now being read began (its first byte), if one is.
+    let mut request_started: Option<Instant> = None;
+    loop {
+        // Answer every complete request already read (pipelining), in order.
+        let mut partial_body = false;
+        while !buf.is_empty() {
+            let simple = match parse(&buf, limits) {
+                Parsed::Partial => break,
+                Parsed::HandOff => {
+                    if !out.is_empty() && !write_all(io, &out, &mut timer, idle).await {
+                        return Next::Done;
+                    }
+                    return Next::HandOff(buf.freeze());
+                }
+                Parsed::Simple(s) => s,
+            };
+            if buf.len() < simple.head_len + simple.body_len {
+                partial_body = true;
+                break;
+            }
+            let frame = buf.split_to(simple.head_len + simple.body_len).freeze();
+            request_started = None;
+            let path = std::str::from_utf8(&frame[simple.path.clone()]).unwrap_or("/");
+            let body = frame.slice(simple.head_len..);
+            let head = simple.method == Method::HEAD;
+            let resp = handle_parts(
+                edge,
+                simple.method,
+                path,
+                simple.if_none_match,
+                body,
+                Some(peer),
+            )
+            .await;
+            let close = simple.close || *stop.borrow();
+            encode(resp, head, close, &mut out);
+            if close {
+                let _ = write_all(io, &out, &mut timer, idle).await;
+                let _ = io.shutdown().await;
+                return Next::Done;
+            }
+        }
+        if !out.is_empty() {
+            if !write_all(io, &out, &mut timer, idle).await {
+                return Next::Done;
+            }
+            out.clear();
+        }
+        if buf.is_empty() && *stop.borrow() {
+            return Next::Done;
+        }
+        // What the connection must do next, and by when.
+        let now = Instant::now();
+        let deadline = if buf.is_empty() {
+            now + idle
+        } else {
+            let began = *request_started.get_or_insert(now);
+            began
+                + if partial_body {
+                    limits.body_timeout() + limits.header_timeout()
+                } else {
+                    limits.header_timeout()
+                }
+        };
+        timer.set(deadline);
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        tokio::select! {
+            r = io.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => return Next::Done,
+                Ok(_) => {
+                    if request_started.is_none() {
+                        request_started = Some(Instant::now());
+                    }
+                }
+            },
+            _ = timer.expired() => return Next::Done,
+            _ = stop.changed(), if buf.is_empty() => return Next::Done,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn simple(req: &[u8]) -> Option<Simple> {
+        match parse(req, &Limits::default()) {
+            Parsed::Simple(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn hands_off(req: &[u8]) -> bool {
+        matches!(parse(req, &Limits::default()), Parsed::HandOff)
+    }
+
+    #[test]
+    fn simple_requests() {
+        let r = b"GET /MEI%3D?x=1 HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"ab\"\r\n\r\n";
+        let s = simple(r).unwrap();
+        assert_eq!(s.method, Method::GET);
+        assert_eq!(&r[s.path.clone()], b"/MEI%3D");
+        assert_eq!((s.head_len, s.body_len, s.close), (r.len(), 0, false));
+        assert_eq!(s.if_none_match.unwrap(), "\"ab\"");
+        let p = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nConnection: keep-alive, Close\r\n\r\nabc";
+        let s = simple(p).unwrap();
+        assert_eq!((s.body_len, s.close), (3, true));
+        assert_eq!(s.head_len + s.body_len, p.len());
+    }
+
+    #[test]
+    fn partial_heads_wait() {
+        assert!(matches!(
+            parse(b"GET /abc HTTP/1.1\r\nHo", &Limits::default()),
+            Parsed::Partial
+        ));
+    }
+
+    #[test]
+    fn the_rest_goes_to_hyper() {
+        for r in [
+            &b"GET / HTTP/1.0\r\n\r\n"[..],
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"PUT / HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+            b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\n\r\n",
+            b"G\x01T / HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(hands_off(r), "{}", String::from_utf8_lossy(r));
+        }
+        let huge = [b"GET /".as_slice(), &vec![b'a'; MAX_HEAD + 1]].concat();
+        assert!(hands_off(&huge));
+    }
+
+    #[test]
+    fn encodes_like_http_1_1() {
+        let mut out = Vec::new();
+        let resp = http::Response::builder()
+            .header("etag", "\"x\"")
+            .body(Full::new(Bytes::from_static(b"hello")))
+            .unwrap();
+        encode(resp, false, false, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\netag: \"x\"\r\ncontent-length: 5\r\ndate: "));
+        assert!(text.ends_with(" GMT\r\n\r\nhello"), "{text}");
+        let mut out = Vec::new();
+        let resp = http::Response::builder()
+            .status(304)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        encode(resp, false, true, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 304 Not Modified\r\nconnection: close\r\n"));
+        assert!(!text.contains("content-length"));
+        let mut out = Vec::new();
+        let resp = http::Response::builder()
+            .body(Full::new(Bytes::from_static(b"hello")))
+            .unwrap();
+        encode(resp, true, false, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("content-length: 5\r\n") && text.ends_with("\r\n\r\n"));
+    }
+}
