@@ -267,9 +267,13 @@ pub async fn serve(
     let idle = limits.idle_timeout();
     let mut buf = BytesMut::with_capacity(4096);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let opened = Instant::now();
     let mut timer = Timer::new(limits.header_timeout().min(idle));
     // When the request now being read began (its first byte), if one is.
     let mut request_started: Option<Instant> = None;
+    // A new connection must send its first request head within the header timeout, as
+    // on hyper's path; between requests, the idle timeout applies.
+    let mut served_any = false;
     loop {
         // Answer every complete request already read (pipelining), in order.
         let mut partial_body = false;
@@ -302,8 +306,16 @@ pub async fn serve(
                 Some(peer),
             )
             .await;
+            served_any = true;
             let close = simple.close || *stop.borrow();
             encode(resp, head, close, &mut out);
+            // Pipelined requests: answers go out at least every 64 KiB.
+            if !close && out.len() >= 64 * 1024 {
+                if !write_all(io, &out, &mut timer, idle).await {
+                    return Next::Done;
+                }
+                out.clear();
+            }
             if close {
                 let _ = write_all(io, &out, &mut timer, idle).await;
                 let _ = io.shutdown().await;
@@ -321,8 +333,10 @@ pub async fn serve(
         }
         // What the connection must do next, and by when.
         let now = Instant::now();
-        let deadline = if buf.is_empty() {
+        let deadline = if buf.is_empty() && served_any {
             now + idle
+        } else if buf.is_empty() {
+            opened + limits.header_timeout()
         } else {
             let began = *request_started.get_or_insert(now);
             began

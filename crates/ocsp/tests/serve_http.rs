@@ -559,6 +559,60 @@ fn hostile_input_gets_unsigned_malformed_request() {
     );
 }
 
+/// A chunked POST body (one chunk).
+fn chunked_post(der: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        der.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(der);
+    raw.extend_from_slice(b"\r\n0\r\n\r\n");
+    raw
+}
+
+#[test]
+fn a_connection_changes_hands_mid_way_without_losing_a_request() {
+    // Simple requests are served by the HTTP/1.1 fast path; the first one it does not
+    // take (here a chunked body) goes to hyper with the bytes already read, and hyper
+    // serves the rest of the connection.
+    let r = serve();
+    let good = good();
+    let revoked = p(&a().cert("revoked")).to_string();
+    let der_good = a().request_der(&["-cert", &good, "-no_nonce"]);
+    let der_revoked = a().request_der(&["-cert", &revoked, "-no_nonce"]);
+    let mut c = Conn::open(r.addr());
+    c.send(&post_req("/", &der_good, &[]));
+    assert_verifies(&c.read_response(false).unwrap().body, &good, "good");
+    // Pipelined across the hand-off: a simple request, a chunked one, a simple one.
+    let mut three = post_req("/", &der_revoked, &[]);
+    three.extend(chunked_post(&der_good));
+    three.extend(get_req(
+        &format!("/{}", pct_encode(&b64(&der_revoked), false)),
+        &[],
+    ));
+    c.send(&three);
+    for (cert, status) in [
+        (&revoked, "revoked"),
+        (&good, "good"),
+        (&revoked, "revoked"),
+    ] {
+        let resp = c.read_response(false).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_verifies(&resp.body, cert, status);
+    }
+    // And the connection is still usable.
+    c.send(&chunked_post(&der_revoked));
+    assert_verifies(&c.read_response(false).unwrap().body, &revoked, "revoked");
+    // `Connection: close` on a simple request: answered, then closed.
+    let mut c = Conn::open(r.addr());
+    c.send(&post_req("/", &der_good, &["Connection: close"]));
+    let resp = c.read_response(false).unwrap();
+    assert_verifies(&resp.body, &good, "good");
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(5)));
+}
+
 #[test]
 fn http_1_0_clients_are_answered() {
     let r = serve();
