@@ -426,6 +426,26 @@ mod tests {
         assert!(hands_off(&huge));
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes, parsing neither panics nor points outside them, and a
+        /// request it takes is exactly a head plus the body it announced.
+        #[test]
+        fn any_bytes_parse_safely(
+            prefix in proptest::sample::select(vec![
+                &b"GET /"[..], b"POST / HTTP/1.1\r\nContent-Length: ", b"HEAD /a?b HTTP/1.1\r\n", b"",
+            ]),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let buf = [prefix, &tail[..]].concat();
+            if let Parsed::Simple(s) = parse(&buf, &Limits::default()) {
+                proptest::prop_assert!(s.path.end <= s.head_len && s.head_len <= buf.len());
+                proptest::prop_assert!(buf[s.path.clone()].starts_with(b"/"));
+                proptest::prop_assert!(s.method == Method::POST || s.body_len == 0);
+                proptest::prop_assert!(s.body_len <= Limits::default().max_body_bytes);
+            }
+        }
+    }
+
     #[test]
     fn encodes_like_http_1_1() {
         let mut out = Vec::new();
