@@ -274,6 +274,10 @@ pub async fn serve(
     // A new connection must send its first request head within the header timeout, as
     // on hyper's path; between requests, the idle timeout applies.
     let mut served_any = false;
+    // Shutdown, as seen by this connection: read once here, then only through
+    // `has_changed` (an atomic load; `borrow` would write a lock word all connections
+    // share) and the `changed` branch below.
+    let mut stopping = *stop.borrow();
     loop {
         // Answer every complete request already read (pipelining), in order.
         let mut partial_body = false;
@@ -307,7 +311,8 @@ pub async fn serve(
             )
             .await;
             served_any = true;
-            let close = simple.close || *stop.borrow();
+            stopping |= stop.has_changed().unwrap_or(true);
+            let close = simple.close || stopping;
             encode(resp, head, close, &mut out);
             // Pipelined requests: answers go out at least every 64 KiB.
             if !close && out.len() >= 64 * 1024 {
@@ -328,7 +333,7 @@ pub async fn serve(
             }
             out.clear();
         }
-        if buf.is_empty() && *stop.borrow() {
+        if buf.is_empty() && stopping {
             return Next::Done;
         }
         // What the connection must do next, and by when.
