@@ -75,9 +75,11 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// A stream that records when it last moved a byte, so idle keep-alive connections can
-/// be closed.
+/// be closed; it first yields `prefix`, bytes already read from `inner` (by the
+/// HTTP/1.1 fast path, before it handed the connection to hyper).
 struct IdleIo<T> {
     inner: T,
+    prefix: bytes::Bytes,
     last: Arc<AtomicU64>,
     epoch: Instant,
 }
@@ -96,6 +98,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -135,54 +142,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
             this.touch();
         }
         r
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-/// A stream that first yields bytes already read from it.
-struct Prefixed<T> {
-    prefix: bytes::Bytes,
-    inner: T,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -410,10 +369,8 @@ async fn serve_connection(
         };
         last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         let io = IdleIo {
-            inner: Prefixed {
-                prefix,
-                inner: stream,
-            },
+            inner: stream,
+            prefix,
             last: last.clone(),
             epoch,
         };
@@ -422,6 +379,7 @@ async fn serve_connection(
     }
     let io = IdleIo {
         inner: stream,
+        prefix: bytes::Bytes::new(),
         last: last.clone(),
         epoch,
     };
