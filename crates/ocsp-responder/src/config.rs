@@ -408,6 +408,22 @@ pub struct SigningConfig {
     /// Jobs each queue (cacheable, nonce) holds before answering `tryLater`
     /// (`--signing-queue`); default 256.
     pub queue_depth: usize,
+    /// Nice value of the signing threads (`--signing-nice`), -20 to 19; 0 (default):
+    /// the process's.
+    pub nice: i32,
+}
+
+impl SigningConfig {
+    /// Refuse values the kernel would not take.
+    pub fn check(&self) -> Result<(), String> {
+        if !(-20..=19).contains(&self.nice) {
+            return Err(format!(
+                "[signing] nice = {}: give a nice value from -20 to 19 (0: the process's)",
+                self.nice
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for SigningConfig {
@@ -415,6 +431,7 @@ impl Default for SigningConfig {
         SigningConfig {
             threads: 0,
             queue_depth: crate::source::signing::DEFAULT_QUEUE_DEPTH,
+            nice: 0,
         }
     }
 }
@@ -438,6 +455,10 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.cache.finish(base).map_err(|reason| ConfigError {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        cfg.signing.check().map_err(|reason| ConfigError {
             path: path.to_path_buf(),
             reason,
         })?;
@@ -529,6 +550,8 @@ mod tests {
             "[cache]\nmax_entries = 0\n",
             "[cache]\nmax_entrys = 1\n",
             "[signing]\nthread = 1\n",
+            "[signing]\nnice = -21\n",
+            "[signing]\nnice = 20\n",
         ] {
             assert!(
                 Config::from_toml(bad, Path::new("x.toml")).is_err(),

@@ -119,6 +119,19 @@ impl SigningPool {
     /// Start `threads` signing threads (0: one per core), each queue bounded by
     /// `queue_depth` jobs (0: [`DEFAULT_QUEUE_DEPTH`]).
     pub fn new(threads: usize, queue_depth: usize) -> std::io::Result<Arc<SigningPool>> {
+        SigningPool::with_nice(threads, queue_depth, 0)
+    }
+
+    /// As [`SigningPool::new`], the signing threads running at nice value `nice` (0: as
+    /// the process). A negative value makes signatures win the cores over connections:
+    /// more nonce answers per second, fewer cache hits while nonces flood in (see
+    /// docs/benchmarks.md). It needs CAP_SYS_NICE or a `LimitNICE=` allowing it; if
+    /// refused, the threads run at the process's priority and a warning says why.
+    pub fn with_nice(
+        threads: usize,
+        queue_depth: usize,
+        nice: i32,
+    ) -> std::io::Result<Arc<SigningPool>> {
         let threads = if threads == 0 {
             default_threads()
         } else {
@@ -139,7 +152,12 @@ impl SigningPool {
             let s = shared.clone();
             std::thread::Builder::new()
                 .name(format!("ocsp-sign-{i}"))
-                .spawn(move || worker(&s))?;
+                .spawn(move || {
+                    if nice != 0 {
+                        set_thread_nice(nice, i == 0);
+                    }
+                    worker(&s)
+                })?;
         }
         Ok(Arc::new(SigningPool { shared, threads }))
     }
@@ -235,6 +253,22 @@ impl Drop for SigningPool {
     }
 }
 
+/// Give the calling thread nice value `nice` (on Linux, priorities are per thread).
+fn set_thread_nice(nice: i32, report: bool) {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        if report {
+            tracing::warn!(
+                nice,
+                error = %e,
+                "cannot set the signing threads' priority; they run at the process's. \
+                 Allow it with CAP_SYS_NICE or LimitNICE={nice} (systemd), or set \
+                 [signing] nice = 0"
+            );
+        }
+    }
+}
+
 fn worker(shared: &Shared) {
     loop {
         let job = {
@@ -277,6 +311,30 @@ mod tests {
         while !*open {
             open = g.1.wait(open).unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn signing_threads_take_their_nice_value() {
+        // Raising the value (lower priority) needs no privilege.
+        let pool = SigningPool::with_nice(1, 4, 7).unwrap();
+        let nice = pool
+            .run(Priority::Live, || {
+                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(nice, 7);
+        let plain = SigningPool::new(1, 4).unwrap();
+        let own = rustix::process::getpriority_process(None).unwrap();
+        let nice = plain
+            .run(Priority::Live, || {
+                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(nice, own);
     }
 
     #[tokio::test]
