@@ -491,6 +491,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tuning_keys_are_read() {
+        let d = Config::default();
+        assert_eq!(
+            (d.server.index_check_ms, d.server.workers, d.signing.nice),
+            (DEFAULT_INDEX_CHECK_MS, 0, 0)
+        );
+        let cfg = Config::from_toml(
+            "[server]\nindex_check_ms = 0\nworkers = 3\n[signing]\nnice = -5\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.server.index_check_ms,
+                cfg.server.workers,
+                cfg.signing.nice
+            ),
+            (0, 3, -5)
+        );
+    }
+
+    #[test]
     fn parses_issuers_and_resolves_paths() {
         let cfg = Config::from_toml(
             r#"

@@ -103,7 +103,7 @@ struct Outcome {
     http: StatusCode,
     ocsp: &'static str,
     /// The request, when it decoded (its serials are logged).
-    request: Option<Arc<parse_cache::Decoded>>,
+    request: Option<Arc<parse_cache::DecodedRequest>>,
     /// The answer, when there is one (its statuses are logged and counted).
     answer: Option<Arc<Answer>>,
 }
@@ -313,7 +313,7 @@ pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, Pa
 }
 
 enum Decoded {
-    Request(Arc<parse_cache::Decoded>),
+    Request(Arc<parse_cache::DecodedRequest>),
     Malformed(String),
     Reply(Response<Full<Bytes>>),
 }
@@ -331,7 +331,7 @@ fn decode_cached(
     }
     match f() {
         Ok((der, parsed)) => {
-            let d = Arc::new(parse_cache::Decoded { der, parsed });
+            let d = Arc::new(parse_cache::DecodedRequest { der, parsed });
             edge.parsed.insert(via, bytes, &d);
             Decoded::Request(d)
         }

@@ -23,7 +23,7 @@ pub const DEFAULT_CAPACITY: usize = 2048;
 
 /// A decoded request: its DER and what it parsed to.
 #[derive(Debug)]
-pub struct Decoded {
+pub struct DecodedRequest {
     /// The request's DER.
     pub der: Vec<u8>,
     /// The parsed request.
@@ -40,7 +40,7 @@ pub enum Via {
 }
 
 /// Per thread: (cache, how, bytes) → decoded.
-type Map = HashMap<(u64, Via, Box<[u8]>), Arc<Decoded>>;
+type Map = HashMap<(u64, Via, Box<[u8]>), Arc<DecodedRequest>>;
 
 thread_local! {
     static MAP: RefCell<Map> = RefCell::new(Map::new());
@@ -64,7 +64,7 @@ impl ParseCache {
     }
 
     /// What `bytes` decoded to when last seen on this thread.
-    pub fn get(&self, via: Via, bytes: &[u8]) -> Option<Arc<Decoded>> {
+    pub fn get(&self, via: Via, bytes: &[u8]) -> Option<Arc<DecodedRequest>> {
         if self.capacity == 0 || bytes.len() > MAX_KEY_BYTES {
             return None;
         }
@@ -77,7 +77,7 @@ impl ParseCache {
     }
 
     /// Remember what `bytes` decoded to (requests with a nonce are not kept).
-    pub fn insert(&self, via: Via, bytes: &[u8], decoded: &Arc<Decoded>) {
+    pub fn insert(&self, via: Via, bytes: &[u8], decoded: &Arc<DecodedRequest>) {
         if self.capacity == 0 || bytes.len() > MAX_KEY_BYTES || decoded.parsed.nonce.is_some() {
             return;
         }
@@ -145,8 +145,8 @@ mod tests {
     use super::*;
     use std::hash::{BuildHasher, Hash};
 
-    fn decoded(nonce: bool) -> Arc<Decoded> {
-        Arc::new(Decoded {
+    fn decoded(nonce: bool) -> Arc<DecodedRequest> {
+        Arc::new(DecodedRequest {
             der: vec![1, 2, 3],
             parsed: ParsedRequest {
                 items: Vec::new(),

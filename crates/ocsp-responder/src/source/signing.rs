@@ -313,28 +313,24 @@ mod tests {
         }
     }
 
+    /// The nice value of the thread that runs `pool`'s jobs.
+    async fn nice_of(pool: &SigningPool) -> i32 {
+        pool.run(Priority::Live, || {
+            rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn signing_threads_take_their_nice_value() {
         // Raising the value (lower priority) needs no privilege.
         let pool = SigningPool::with_nice(1, 4, 7).unwrap();
-        let nice = pool
-            .run(Priority::Live, || {
-                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(nice, 7);
+        assert_eq!(nice_of(&pool).await, 7);
         let plain = SigningPool::new(1, 4).unwrap();
         let own = rustix::process::getpriority_process(None).unwrap();
-        let nice = plain
-            .run(Priority::Live, || {
-                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(nice, own);
+        assert_eq!(nice_of(&plain).await, own);
     }
 
     #[tokio::test]

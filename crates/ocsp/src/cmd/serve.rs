@@ -649,3 +649,59 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn config(extra: &[&str]) -> anyhow::Result<ocsp_responder::config::Config> {
+        let mut argv = vec![
+            "ocsp",
+            "serve",
+            "--index",
+            "i.txt",
+            "--ca",
+            "ca.pem",
+            "--rsigner",
+            "r.pem",
+            "--rkey",
+            "k.pem",
+            "--port",
+            "0",
+        ];
+        argv.extend_from_slice(extra);
+        let Command::Serve(args) = Cli::try_parse_from(argv)?.command else {
+            anyhow::bail!("not serve");
+        };
+        args.to_config()
+    }
+
+    #[test]
+    fn tuning_flags_reach_the_config() {
+        let cfg = config(&[
+            "--workers",
+            "3",
+            "--index-check-ms",
+            "0",
+            "--signing-nice",
+            "-5",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.server.workers,
+                cfg.server.index_check_ms,
+                cfg.signing.nice
+            ),
+            (3, 0, -5)
+        );
+        let d = config(&[]).unwrap();
+        assert_eq!(
+            (d.server.workers, d.server.index_check_ms, d.signing.nice),
+            (0, 1, 0)
+        );
+        let err = config(&["--signing-nice", "25"]).unwrap_err().to_string();
+        assert!(err.contains("--signing-nice 25"), "{err}");
+    }
+}

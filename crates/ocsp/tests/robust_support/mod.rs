@@ -70,15 +70,20 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     get(11) + get(12)
 }
 
-/// Resident memory of `pid` in KiB (VmRSS).
-pub fn rss_kib(pid: u32) -> u64 {
+/// The number after `key` (e.g. `VmRSS:`) in `/proc/pid/status`; 0 if absent.
+fn status_field(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Resident memory of `pid` in KiB (VmRSS).
+pub fn rss_kib(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
 }
 
 /// Open file descriptors of `pid`.
@@ -287,11 +292,5 @@ pub fn get_path_of(der: &[u8]) -> String {
 
 /// Threads of `pid`.
 pub fn thread_count(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("Threads:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    status_field(pid, "Threads:")
 }
