@@ -1,5 +1,7 @@
 //! Whole-second timestamps and their ASN.1 forms.
 
+mod asn1_text;
+
 use der::asn1::GeneralizedTime;
 use der::DateTime;
 use std::time::Duration;
@@ -17,6 +19,9 @@ pub struct TimeOutOfRange(pub u64);
 impl Timestamp {
     /// The epoch itself, used as the revocation time of non-issued serials (RFC 6960 §2.2).
     pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// 9999-12-31T23:59:59Z, the last second GeneralizedTime can hold.
+    pub const LAST_GENERALIZED: Timestamp = Timestamp(253_402_300_799);
 
     /// This time plus `secs` seconds, saturating.
     pub fn plus(self, secs: u64) -> Timestamp {
@@ -53,6 +58,23 @@ impl Timestamp {
     /// From an X.509 `Time` (UTCTime or GeneralizedTime).
     pub fn from_x509(t: &x509_cert::time::Time) -> Timestamp {
         Timestamp(t.to_unix_duration().as_secs())
+    }
+
+    /// From `YYMMDDHHMMSSZ` (UTCTime; years 50..99 are 19xx) or `YYYYMMDDHHMMSSZ`
+    /// (GeneralizedTime), on or after 1970, as OpenSSL's `index.txt` holds them.
+    pub fn from_asn1_text(s: &[u8]) -> Option<Timestamp> {
+        asn1_text::parse(s)
+    }
+
+    /// UTCTime text for 1950..=2049, GeneralizedTime text otherwise (RFC 5280 §4.1.2.5,
+    /// what `openssl ca` writes).
+    pub fn to_asn1_text(self) -> String {
+        asn1_text::format(self)
+    }
+
+    /// GeneralizedTime text, `YYYYMMDDHHMMSSZ`.
+    pub fn to_generalized_text(self) -> String {
+        asn1_text::format_generalized(self)
     }
 
     /// RFC 3339 form, `2026-11-24T05:33:47Z`.

@@ -5,7 +5,11 @@
 //! Relative paths in a config file are taken relative to the file's directory.
 //! Secrets are never inline: `passin` names where the passphrase is (`env:`, `file:`, ...).
 
+pub use crate::issuer::{ResponderIdConfig, UnknownSerial};
 pub use ocsp_proto::profile::Profile;
+pub use ocsp_status::config::DEFAULT_INDEX_CHECK_MS;
+use crate::issuer::IssuerError;
+use ocsp_status::StatusConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -131,14 +135,12 @@ pub struct ServerConfig {
     /// Connection and request limits.
     pub limits: Limits,
     /// How long one check that index.txt is unchanged (a `stat`) serves lookups, in
-    /// milliseconds; 0 checks on every lookup.
+    /// milliseconds; 0 checks on every lookup. The default of every index_txt status
+    /// source that does not set its own `check_ms`.
     pub index_check_ms: u64,
     /// Threads serving connections (0: one per core).
     pub workers: usize,
 }
-
-/// Default of `[server] index_check_ms`.
-pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -212,29 +214,6 @@ impl Limits {
     }
 }
 
-/// The answer for a serial the index does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownSerial {
-    /// `unknown` (RFC 6960 §2.2), as openssl answers.
-    #[default]
-    Unknown,
-    /// `revoked`, certificateHold, 1970-01-01, with the extended-revoke extension
-    /// (RFC 6960 §2.2, §4.4.8): for CAs that know every serial they issued.
-    Revoked,
-}
-
-/// How the responder names itself in responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ResponderIdConfig {
-    /// byKey: SHA-1 of the signer's public key (RFC 9919's default).
-    #[default]
-    Key,
-    /// byName: the signer certificate's subject.
-    Name,
-}
-
 /// One served CA. Its `Debug` output redacts an inline passphrase (`pass:<redacted>`).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,8 +223,13 @@ pub struct IssuerConfig {
     pub name: Option<String>,
     /// The CA certificate (PEM).
     pub ca: PathBuf,
-    /// The OpenSSL CA database.
-    pub index: PathBuf,
+    /// The OpenSSL CA database: shorthand for `[issuer.status] type = "index_txt"`
+    /// (give this or `status`, not both).
+    #[serde(default)]
+    pub index: Option<PathBuf>,
+    /// Where statuses come from (`[issuer.status]`, a `type` and its keys).
+    #[serde(default)]
+    pub status: Option<StatusConfig>,
     /// The responder certificate (PEM); default: the CA certificate (the CA signs).
     #[serde(default)]
     pub rsigner: Option<PathBuf>,
@@ -287,6 +271,7 @@ impl std::fmt::Debug for IssuerConfig {
             .field("name", &self.name)
             .field("ca", &self.ca)
             .field("index", &self.index)
+            .field("status", &self.status)
             .field("rsigner", &self.rsigner)
             .field("rkey", &self.rkey)
             .field("passin", &self.passin.as_deref().map(crate::passin::redact))
@@ -314,6 +299,22 @@ impl IssuerConfig {
         }
     }
 
+    /// The status backend: `status`, or `index` as an index_txt backend.
+    pub fn status_config(&self) -> Result<StatusConfig, IssuerError> {
+        match (&self.index, &self.status) {
+            (Some(index), None) => Ok(StatusConfig::index_txt(index.clone())),
+            (None, Some(status)) => Ok(status.clone()),
+            (Some(_), Some(_)) => Err(IssuerError::Invalid(format!(
+                "issuer {}: both index and [issuer.status] are set: keep one",
+                self.ca.display()
+            ))),
+            (None, None) => Err(IssuerError::Invalid(format!(
+                "issuer {}: no status source: give index = \"index.txt\" (--index) or an [issuer.status] table",
+                self.ca.display()
+            ))),
+        }
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -321,7 +322,12 @@ impl IssuerConfig {
             }
         };
         fix(&mut self.ca);
-        fix(&mut self.index);
+        if let Some(p) = self.index.as_mut() {
+            fix(p);
+        }
+        if let Some(status) = self.status.as_mut() {
+            status.resolve_paths(base);
+        }
         if let Some(p) = self.rsigner.as_mut() {
             fix(p);
         }
@@ -361,9 +367,9 @@ impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             enabled: true,
-            max_entries: crate::source::cached::DEFAULT_MAX_ENTRIES,
-            max_bytes: crate::source::cached::DEFAULT_MAX_BYTES,
-            refresh_fraction: crate::source::cached::DEFAULT_REFRESH_FRACTION,
+            max_entries: crate::source::cache::DEFAULT_MAX_ENTRIES,
+            max_bytes: crate::source::cache::DEFAULT_MAX_BYTES,
+            refresh_fraction: crate::source::cache::DEFAULT_REFRESH_FRACTION,
             store: None,
         }
     }
@@ -371,8 +377,8 @@ impl Default for CacheConfig {
 
 impl CacheConfig {
     /// The cache's options.
-    pub fn options(&self) -> crate::source::cached::CacheOptions {
-        crate::source::cached::CacheOptions {
+    pub fn options(&self) -> crate::source::cache::CacheOptions {
+        crate::source::cache::CacheOptions {
             max_entries: self.max_entries,
             max_bytes: self.max_bytes,
             refresh_fraction: self.refresh_fraction,
@@ -464,6 +470,10 @@ impl Config {
         })?;
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
+            i.status_config().map_err(|e| ConfigError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         }
         for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()]
             .into_iter()
@@ -540,7 +550,7 @@ mod tests {
         assert_eq!(cfg.server.limits.max_cert_ids, 64);
         let a = &cfg.issuers[0];
         assert_eq!(a.ca, Path::new("/etc/ocsp/cacert.pem"));
-        assert_eq!(a.index, Path::new("/abs/index.txt"));
+        assert_eq!(a.index.as_deref(), Some(Path::new("/abs/index.txt")));
         assert_eq!(a.passin.as_deref(), Some("file:/etc/ocsp/pass.txt"));
         assert_eq!(a.validity_secs(), 2 * 86_400 + 30 * 60);
         assert_eq!(a.unknown_serial, UnknownSerial::Revoked);
@@ -643,6 +653,40 @@ mod tests {
                 docs.contains(&format!("`{table}`")),
                 "{table} not documented"
             );
+        }
+    }
+
+    #[test]
+    fn status_tables_and_the_flat_index_key() {
+        let cfg = Config::from_toml(
+            "[[issuer]]\nca = \"a.pem\"\n[issuer.status]\ntype = \"index_txt\"\npath = \"i.txt\"\ncheck_ms = 5\n[[issuer]]\nca = \"b.pem\"\nindex = \"j.txt\"\n",
+            Path::new("/etc/ocsp/ocsp.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.issuers[0].status_config().unwrap(),
+            StatusConfig::IndexTxt(ocsp_status::IndexTxtConfig {
+                path: "/etc/ocsp/i.txt".into(),
+                check_ms: Some(5)
+            })
+        );
+        assert_eq!(
+            cfg.issuers[1].status_config().unwrap(),
+            StatusConfig::index_txt("/etc/ocsp/j.txt")
+        );
+        for (bad, says) in [
+            ("[[issuer]]\nca = \"a\"\n", "no status source"),
+            (
+                "[[issuer]]\nca = \"a\"\nindex = \"i\"\n[issuer.status]\ntype = \"index_txt\"\npath = \"i\"\n",
+                "keep one",
+            ),
+            (
+                "[[issuer]]\nca = \"a\"\n[issuer.status]\ntype = \"oracle\"\npath = \"i\"\n",
+                "oracle",
+            ),
+        ] {
+            let e = Config::from_toml(bad, Path::new("x.toml")).unwrap_err();
+            assert!(e.reason.contains(says), "{bad}: {}", e.reason);
         }
     }
 

@@ -433,34 +433,14 @@ pub async fn handle_ops<B>(ops: &Ops, req: Request<B>) -> Response<Full<Bytes>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::UnknownSerial;
-    use crate::issuer::Issuer;
-    use crate::source::{Lookup, SourceError, StatusSource};
-    use async_trait::async_trait;
+    use crate::issuer::{Issuer, UnknownSerial};
     use der::Decode;
     use ocsp_proto::response::ResponderIdKind;
     use ocsp_proto::signer::{SignError, Signer};
-    use ocsp_proto::{IssuerIdentity, Serial};
+    use ocsp_proto::IssuerIdentity;
     use spki::AlgorithmIdentifierOwned;
     use std::sync::atomic::AtomicBool;
     use x509_cert::Certificate;
-
-    struct Src;
-    #[async_trait]
-    impl StatusSource for Src {
-        async fn status(&self, _: &Serial) -> Result<Lookup, SourceError> {
-            Ok(Lookup {
-                status: None,
-                generation: 1,
-            })
-        }
-        async fn generation(&self) -> Result<u64, SourceError> {
-            Ok(1)
-        }
-        fn describe(&self) -> String {
-            "memory".into()
-        }
-    }
 
     /// An Ed25519 signer that fails while `broken` is set.
     struct Flaky {
@@ -517,7 +497,7 @@ mod tests {
             identity: IssuerIdentity::of(&cert).unwrap(),
             cert,
             responder,
-            status: Arc::new(Src),
+            status: crate::source::testkit::MemSource::new(&[]),
             validity_secs: 86_400,
             unknown_serial: UnknownSerial::Unknown,
         };

@@ -1,9 +1,10 @@
-//! The OCSP responder: where statuses come from ([`source`]), who signs
-//! ([`signer`], [`issuer`]) and the HTTP edge ([`http`]). The `ocsp` binary only wires
-//! these together.
+//! The OCSP responder: the served issuers ([`issuer`]), the chain of stages that
+//! answers a request ([`source`]: filter → cache → live signing on a pool), the HTTP
+//! edge ([`http`], [`h1`], [`server`], [`tls`]), health and metrics. [`setup`] is the one
+//! wiring from a [`config::Config`] to the running parts; the `ocsp` binary calls it and
+//! serves. Statuses come from `ocsp-status`.
 
 pub mod clock;
-pub mod compliance;
 pub mod config;
 pub mod h1;
 pub mod health;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod parse_cache;
 pub mod passin;
 pub mod server;
+pub mod setup;
 pub mod signer;
 pub mod source;
 pub mod tls;

@@ -1,26 +1,51 @@
-//! Where answers come from.
+//! Where answers come from: a chain of stages, each behind a narrow trait, composed in
+//! one place ([`crate::setup`]).
 //!
-//! Two narrow traits, one async method that matters each:
-//! - [`StatusSource`]: the status of one serial under one issuer (index.txt, PostgreSQL).
-//! - [`ResponseSource`]: the bytes that answer a parsed request (live signing, a cache of
-//!   pre-signed answers in front of it).
+//! ```text
+//! edge ──ResponseSource──► Filter ──ResolvedSource──► CachedSource ──Sign──► LiveSource
+//!        (ParsedRequest)   finds the issuers once     pre-signed answers     looks up the
+//!                          (none → NotFound)          (or LiveSource alone)  StatusSource,
+//!                                                                            signs on the pool
+//! ```
 //!
-//! Neither knows HTTP. Their errors are [`SourceError`]s, mapped to OCSP statuses in one
+//! - [`ResponseSource`]: the bytes that answer a parsed request; what the HTTP edge asks.
+//! - [`ResolvedSource`]: the same, for a request whose issuers are already found
+//!   ([`Resolved`]); implemented by the cache and by live signing.
+//! - [`Sign`]: a fresh signature with what a cache needs to keep it honest ([`Signed`]);
+//!   the cache wraps this trait, not a concrete signer, so a shared pre-signed tier can
+//!   stand between them later.
+//!
+//! Statuses come from [`ocsp_status::StatusSource`]s, one per issuer.
+//!
+//! None of this knows HTTP. Errors are [`SourceError`]s, mapped to OCSP statuses in one
 //! place, [`crate::http`].
+//!
+//! # Cancellation
+//!
+//! A request's future is dropped when its client goes away or its deadline passes
+//! ([`crate::http`]). Every stage is cancel-safe: a lookup holds no lock across an
+//! await; a signing job whose requester is gone is skipped by the pool; a miss that
+//! leads a single flight and is dropped leaves its entry for the next caller of the
+//! same key to take over (see the cache's module docs). Nothing here spawns work on a
+//! request's behalf that outlives it, except the cache's background re-sign, which
+//! owns what it needs.
 
-pub mod cached;
-pub mod index_txt;
+pub mod cache;
+pub mod filter;
 pub mod live;
 pub mod signing;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+use crate::issuer::{IssuerId, IssuerSet};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::HeaderValue;
 use ocsp_proto::request::ParsedRequest;
-use ocsp_proto::{CertStatus, Serial, Timestamp};
+use ocsp_proto::{CertStatus, Timestamp};
+use ocsp_status::StatusError;
+use signing::Priority;
 use std::sync::Arc;
 
 /// Why no answer could be given.
@@ -40,30 +65,14 @@ pub enum SourceError {
     Internal(String),
 }
 
-/// The result of one status lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lookup {
-    /// The status on record (`Good` or `Revoked`), or `None` when the source holds no
-    /// record of the serial.
-    pub status: Option<CertStatus>,
-    /// The generation of the state the answer came from.
-    pub generation: u64,
-}
-
-/// The status of certificates of one issuer.
-#[async_trait]
-pub trait StatusSource: Send + Sync {
-    /// Look up `serial`. A source backed by a file brings itself up to date first, so a
-    /// lookup made after the file was replaced sees the new content.
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError>;
-
-    /// Bring the source up to date (cheap when nothing changed) and return the
-    /// generation that lookups now see. It changes whenever any status may have changed;
-    /// caches compare it to decide whether an answer is still true.
-    async fn generation(&self) -> Result<u64, SourceError>;
-
-    /// A short description for logs (`index /root/ca/index.txt (1234 entries)`).
-    fn describe(&self) -> String;
+impl From<StatusError> for SourceError {
+    fn from(e: StatusError) -> SourceError {
+        match e {
+            StatusError::Unavailable(why) => SourceError::Unavailable(why),
+            StatusError::Internal(why) => SourceError::Internal(why),
+            other => SourceError::Internal(other.to_string()),
+        }
+    }
 }
 
 /// A ready answer: the DER of a successful OCSPResponse and what HTTP needs to know.
@@ -138,9 +147,46 @@ impl Answer {
     }
 }
 
-/// What answers a parsed request.
+/// What answers a parsed request (what the HTTP edge asks).
 #[async_trait]
 pub trait ResponseSource: Send + Sync {
     /// The answer to `req`, signed.
     async fn response(&self, req: &ParsedRequest) -> Result<Arc<Answer>, SourceError>;
+}
+
+/// A request whose CertIDs' issuers are found: by the filter stage, once.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    /// The request.
+    pub request: &'a ParsedRequest,
+    /// The served issuers.
+    pub issuers: &'a Arc<IssuerSet>,
+    /// The issuer of each CertID, in request order; all share one responder.
+    pub ids: &'a [IssuerId],
+}
+
+/// What answers a request whose issuers are found (the cache, live signing).
+#[async_trait]
+pub trait ResolvedSource: Send + Sync {
+    /// The answer to `req`, signed.
+    async fn answer(&self, req: Resolved<'_>) -> Result<Arc<Answer>, SourceError>;
+}
+
+/// A freshly signed answer with what a cache needs to keep it honest.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The answer.
+    pub answer: Arc<Answer>,
+    /// The status on record for each CertID, in request order (`None`: no record).
+    pub records: Vec<Option<CertStatus>>,
+    /// The lowest status-source generation read *before* the lookups: the answer is
+    /// true at least as of this generation (a race can only make it look older).
+    pub generation: u64,
+}
+
+/// Looks statuses up and signs a fresh answer (live signing); what a cache wraps.
+#[async_trait]
+pub trait Sign: Send + Sync {
+    /// Sign an answer to `req` on the signing queue of `priority`.
+    async fn sign(&self, req: Resolved<'_>, priority: Priority) -> Result<Signed, SourceError>;
 }

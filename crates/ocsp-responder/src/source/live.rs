@@ -1,54 +1,38 @@
 //! Live signing: look up each CertID's status and sign a fresh response.
 //!
-//! Every CertID must name a served issuer (else `unauthorized`), and all of them must be
-//! answerable by one responder: RFC 6960 §4.2.2.2 lets a response carry only one
-//! signature, so a request mixing CAs with different signers gets `unauthorized` as a
-//! whole — the same answer every time, never a response half of whose SingleResponses
-//! the signer is not authorised for.
+//! The issuers come resolved ([`Resolved`], from the filter stage), all with one
+//! responder. Lookups run on the async worker (they are cheap); building, checking
+//! against the compliance profile, signing and hashing the response run on the
+//! [`SigningPool`], so a slow key never stalls I/O, and a full signing queue is
+//! answered `tryLater` at once.
 //!
-//! Lookups run on the async worker (they are cheap); building, signing and hashing the
-//! response run on the [`SigningPool`], so a slow key never stalls I/O, and a full
-//! signing queue is answered `tryLater` at once.
+//! # The compliance profile at signing time
+//!
+//! Every response passes [`Profile::check_response`] right before its signature (see
+//! [`ocsp_proto::profile`] for the rules). A violation is counted
+//! (`ocsp_profile_refusals_total{rule}`) and becomes `internalError`: nothing
+//! non-compliant is ever signed, whichever command asked (serve or presign: both are
+//! built by [`crate::setup`]).
 
+use super::filter;
 use super::signing::{Priority, SigningPool};
-use super::{Answer, ResponseSource, SourceError};
-use crate::clock;
-use crate::config::UnknownSerial;
+use super::{Answer, Resolved, ResolvedSource, Sign, Signed, SourceError};
 use crate::issuer::{Issuer, IssuerSet, Responder};
 use async_trait::async_trait;
-use ocsp_proto::profile::Profile;
+use ocsp_proto::profile::{Profile, SignerFacts};
 use ocsp_proto::request::ParsedRequest;
 use ocsp_proto::response::{build_signed, ResponseParams, SingleAnswer};
 use ocsp_proto::x509_ocsp::CertId;
-use ocsp_proto::{CertStatus, Revocation, RevocationReason, Timestamp};
+use ocsp_proto::{CertStatus, Timestamp};
+use ocsp_status::SharedClock;
 use std::sync::Arc;
-
-/// Where the responder reads the time (the wall clock, or a test's).
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(clock::now)
-}
 
 /// Signs every answer from the issuers' status sources.
 pub struct LiveSource {
     issuers: Arc<IssuerSet>,
     pool: Arc<SigningPool>,
-    clock: Clock,
+    clock: SharedClock,
     profile: Profile,
-}
-
-/// A freshly signed answer with what a cache needs to keep it honest.
-#[derive(Debug, Clone)]
-pub struct Signed {
-    /// The answer.
-    pub answer: Arc<Answer>,
-    /// The status on record for each CertID, in request order (`None`: no record).
-    pub records: Vec<Option<CertStatus>>,
-    /// The lowest status-source generation read *before* the lookups: the answer is
-    /// true at least as of this generation (a race can only make it look older).
-    pub generation: u64,
 }
 
 /// One CertID to answer: the CertID as sent, its issuer, and the status on record.
@@ -63,12 +47,13 @@ pub struct Item {
 }
 
 impl LiveSource {
-    /// Live signing for `issuers`, signing on `pool`.
+    /// Live signing for `issuers`, signing on `pool`, by the wall clock, under the
+    /// private profile.
     pub fn new(issuers: Arc<IssuerSet>, pool: Arc<SigningPool>) -> LiveSource {
         LiveSource {
             issuers,
             pool,
-            clock: system_clock(),
+            clock: ocsp_status::clock::system(),
             profile: Profile::Private,
         }
     }
@@ -79,14 +64,8 @@ impl LiveSource {
         self
     }
 
-    /// The compliance profile responses are checked against (for a cache: answers past
-    /// `profile().refresh_deadline(thisUpdate, nextUpdate)` should not be served).
-    pub fn profile(&self) -> Profile {
-        self.profile
-    }
-
-    /// Read the time from `clock` instead of the wall clock (tests).
-    pub fn with_clock(mut self, clock: Clock) -> LiveSource {
+    /// Read the time from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> LiveSource {
         self.clock = clock;
         self
     }
@@ -101,61 +80,23 @@ impl LiveSource {
         &self.pool
     }
 
-    /// The time now, by this source's clock.
-    pub fn now(&self) -> Timestamp {
-        (self.clock)()
-    }
-
-    /// The issuer of every CertID of `req`, all answerable by one responder.
-    pub fn resolve(&self, req: &ParsedRequest) -> Result<Vec<Arc<Issuer>>, SourceError> {
-        let mut issuers: Vec<Arc<Issuer>> = Vec::with_capacity(req.items.len());
-        for item in &req.items {
-            issuers.push(
-                self.issuers
-                    .find(item)
-                    .ok_or(SourceError::NotFound)?
-                    .clone(),
-            );
-        }
-        let Some(first) = issuers.first() else {
-            return Err(SourceError::NotFound);
-        };
-        let responder = &first.responder;
-        if issuers
-            .iter()
-            .any(|i| !Arc::ptr_eq(&i.responder, responder))
-        {
-            return Err(SourceError::NotFound);
-        }
-        Ok(issuers)
-    }
-
-    /// Look up and sign an answer to `req` in the queue of `priority`.
+    /// Resolve `req`'s issuers and sign an answer (for callers without a filter stage in
+    /// front: tests, tools).
     pub async fn sign_request(
         &self,
         req: &ParsedRequest,
         priority: Priority,
     ) -> Result<Signed, SourceError> {
-        let issuers = self.resolve(req)?;
-        let mut generation = u64::MAX;
-        let mut items = Vec::with_capacity(req.items.len());
-        for (item, issuer) in req.items.iter().zip(issuers) {
-            // Generation first, lookup second: the answer is at least this fresh.
-            generation = generation.min(issuer.status.generation().await?);
-            let lookup = issuer.status.status(&item.serial).await?;
-            items.push(Item {
-                cert_id: item.cert_id.clone(),
-                issuer,
-                record: lookup.status,
-            });
-        }
-        let records = items.iter().map(|i| i.record.clone()).collect();
-        let answer = self.sign_items(items, req.nonce.clone(), priority).await?;
-        Ok(Signed {
-            answer,
-            records,
-            generation,
-        })
+        let ids = filter::resolve(&self.issuers, req)?;
+        self.sign(
+            Resolved {
+                request: req,
+                issuers: &self.issuers,
+                ids: &ids,
+            },
+            priority,
+        )
+        .await
     }
 
     /// Sign an answer stating `items` (statuses already looked up), echoing `nonce`, on
@@ -166,34 +107,49 @@ impl LiveSource {
         nonce: Option<Vec<u8>>,
         priority: Priority,
     ) -> Result<Arc<Answer>, SourceError> {
-        let now = self.now();
+        let now = self.clock.now();
         let job = build_job(items, nonce, now, self.profile)?;
         self.pool.run(priority, job).await?
     }
 }
 
-/// The status stated for a serial the source holds no record of.
-pub fn absent_status(policy: UnknownSerial) -> (CertStatus, bool) {
-    match policy {
-        UnknownSerial::Unknown => (CertStatus::Unknown, false),
-        UnknownSerial::Revoked => (
-            CertStatus::Revoked(Revocation {
-                time: Timestamp::EPOCH,
-                reason: Some(RevocationReason::CertificateHold),
-                invalidity_date: None,
-                hold_instruction: None,
-            }),
-            true,
-        ),
+#[async_trait]
+impl Sign for LiveSource {
+    async fn sign(&self, req: Resolved<'_>, priority: Priority) -> Result<Signed, SourceError> {
+        let mut generation = u64::MAX;
+        let mut items = Vec::with_capacity(req.ids.len());
+        for (item, id) in req.request.items.iter().zip(req.ids) {
+            let issuer = req.issuers.get(*id).ok_or(SourceError::NotFound)?;
+            // Generation first, lookup second: the answer is at least this fresh.
+            generation = generation.min(issuer.status.generation().await?);
+            let lookup = issuer.status.status(&item.serial).await?;
+            items.push(Item {
+                cert_id: item.cert_id.clone(),
+                issuer: issuer.clone(),
+                record: lookup.status,
+            });
+        }
+        let records = items.iter().map(|i| i.record.clone()).collect();
+        let answer = self
+            .sign_items(items, req.request.nonce.clone(), priority)
+            .await?;
+        Ok(Signed {
+            answer,
+            records,
+            generation,
+        })
     }
 }
 
-/// The status an answer states for `record` under `issuer`'s policy, and whether it
-/// needs the extended-revoke extension.
-pub fn stated_status(issuer: &Issuer, record: Option<&CertStatus>) -> (CertStatus, bool) {
-    match record {
-        Some(s) => (s.clone(), false),
-        None => absent_status(issuer.unknown_serial),
+#[async_trait]
+impl ResolvedSource for LiveSource {
+    async fn answer(&self, req: Resolved<'_>) -> Result<Arc<Answer>, SourceError> {
+        let priority = if req.request.nonce.is_some() {
+            Priority::Live
+        } else {
+            Priority::Cacheable
+        };
+        Ok(self.sign(req, priority).await?.answer)
     }
 }
 
@@ -214,7 +170,7 @@ fn build_job(
     let mut next_min = Timestamp(u64::MAX);
     let on_record: Vec<bool> = items.iter().map(|i| i.record.is_some()).collect();
     for item in items {
-        let (status, ext) = stated_status(&item.issuer, item.record.as_ref());
+        let (status, ext) = item.issuer.stated_status(item.record.as_ref());
         extended_revoke |= ext;
         // No nextUpdate past the responder certificate's notAfter (CA/B BR 4.9.10).
         let next = now.plus(item.issuer.validity_secs).min(responder.not_after);
@@ -236,8 +192,7 @@ fn build_job(
             extended_revoke,
             certs: &responder.certs,
         };
-        // Compliance profile (issue 6): checked before every signature; signing timed.
-        crate::compliance::check_before_signing(profile, &params, &on_record, &responder)?;
+        check_before_signing(profile, &params, &on_record, &responder)?;
         let _timer = crate::metrics::sign_timer();
         let der = build_signed(&params, responder.signer.as_ref())
             .map_err(|e| SourceError::Internal(e.to_string()))?;
@@ -245,16 +200,26 @@ fn build_job(
     })
 }
 
-#[async_trait]
-impl ResponseSource for LiveSource {
-    async fn response(&self, req: &ParsedRequest) -> Result<Arc<Answer>, SourceError> {
-        let priority = if req.nonce.is_some() {
-            Priority::Live
-        } else {
-            Priority::Cacheable
-        };
-        Ok(self.sign_request(req, priority).await?.answer)
-    }
+/// Check `params` against `profile` before `responder` signs them. `on_record[i]` says
+/// whether the status source held a record of answer `i`'s serial.
+fn check_before_signing(
+    profile: Profile,
+    params: &ResponseParams<'_>,
+    on_record: &[bool],
+    responder: &Responder,
+) -> Result<(), SourceError> {
+    let alg = responder.signer.algorithm();
+    let facts = SignerFacts {
+        algorithm: &alg,
+        spki_der: responder.signer.public_key_der(),
+        not_after: responder.not_after,
+    };
+    profile
+        .check_response(params, on_record, &facts)
+        .map_err(|v| {
+            crate::metrics::profile_refused(v.rule.id());
+            SourceError::Internal(format!("refused to sign: {v}"))
+        })
 }
 
 #[cfg(test)]
@@ -310,7 +275,7 @@ mod tests {
         req.items[0].cert_id.issuer_key_hash =
             ocsp_proto::der::asn1::OctetString::new(vec![0u8; 32]).unwrap();
         assert!(matches!(
-            live.response(&req).await,
+            live.sign_request(&req, Priority::Live).await,
             Err(SourceError::NotFound)
         ));
         let _ = Serial::from_hex("01");
@@ -318,10 +283,10 @@ mod tests {
 
     #[tokio::test]
     async fn revoked_policy_for_absent_serials() {
-        let kit = Kit::with_policy(&[], UnknownSerial::Revoked);
+        let kit = Kit::with_policy(&[], crate::issuer::UnknownSerial::Revoked);
         let live = kit.live();
         let req = kit.request(&[("77", HashAlg::Sha1)], None);
-        let a = live.response(&req).await.unwrap();
+        let a = live.sign_request(&req, Priority::Cacheable).await.unwrap().answer;
         assert_eq!(a.statuses, vec!["revoked"]);
         let ParsedResponse::Basic { basic, .. } = parse(&a.der).unwrap() else {
             panic!()

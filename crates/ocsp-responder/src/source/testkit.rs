@@ -4,11 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::live::{Clock, LiveSource};
+use super::live::LiveSource;
 use super::signing::SigningPool;
-use super::{Lookup, SourceError, StatusSource};
-use crate::config::UnknownSerial;
-use crate::issuer::{Issuer, IssuerSet, Responder};
+use crate::issuer::{Issuer, IssuerSet, Responder, UnknownSerial};
+use ocsp_status::{Lookup, SharedClock, StatusEntry, StatusError, StatusSource};
 use async_trait::async_trait;
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use der::{Decode, Encode};
@@ -74,7 +73,7 @@ impl MemSource {
 
 #[async_trait]
 impl StatusSource for MemSource {
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError> {
+    async fn status(&self, serial: &Serial) -> Result<Lookup, StatusError> {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         let s = self.state.lock().unwrap();
         Ok(Lookup {
@@ -82,9 +81,28 @@ impl StatusSource for MemSource {
             generation: s.1,
         })
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
+    async fn generation(&self) -> Result<u64, StatusError> {
         self.generations.fetch_add(1, Ordering::Relaxed);
         Ok(self.state.lock().unwrap().1)
+    }
+    async fn entries(
+        &self,
+        visit: &mut (dyn FnMut(StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
+        let (entries, generation) = {
+            let s = self.state.lock().unwrap();
+            let mut e: Vec<_> = s.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            e.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            (e, s.1)
+        };
+        for (serial, status) in entries {
+            visit(StatusEntry {
+                serial,
+                status,
+                expires: None,
+            });
+        }
+        Ok(generation)
     }
     fn describe(&self) -> String {
         "memory".into()
@@ -194,7 +212,7 @@ impl Kit {
         }
     }
 
-    pub fn clock(&self) -> Clock {
+    pub fn clock(&self) -> SharedClock {
         let now = self.now.clone();
         Arc::new(move || Timestamp(now.load(Ordering::SeqCst)))
     }

@@ -7,7 +7,7 @@
 //! bytes each, hold-instruction OIDs are interned. Serials longer than 20 octets (which
 //! openssl accepts) go to a small side list. No per-line allocation.
 
-use super::parse::{hex_val, strip_zero_digits, ScanError};
+use super::lex::{hex_val, strip_zero_digits, ScanError};
 use const_oid::ObjectIdentifier;
 use ocsp_proto::{CertStatus, Revocation, RevocationReason, Serial, Timestamp};
 use std::sync::Arc;
@@ -120,7 +120,7 @@ impl Table {
         })
     }
 
-    fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus)> + '_ {
         let short = self.recs.iter().map(|r| {
             (
                 Serial::from_der_content(&bytes_of(&r.key)),
@@ -132,6 +132,72 @@ impl Table {
             .iter()
             .map(|l| (Serial::from_der_content(&l.serial), self.status_of(l.rev)));
         short.chain(long)
+    }
+}
+
+impl Table {
+    /// The serials whose status differs between `self` and `new` (present in one only,
+    /// or stated differently), in serial order; `None` when there are more than `limit`.
+    /// One merge walk over both sorted tables.
+    pub(crate) fn diff(&self, new: &Table, limit: usize) -> Option<Vec<Serial>> {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let mut out = Vec::new();
+        let mut push = |serial: Serial| {
+            out.push(serial);
+            out.len() <= limit
+        };
+        let (mut a, mut b) = (self.recs.iter().peekable(), new.recs.iter().peekable());
+        loop {
+            let ok = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(x), None) => {
+                    let s = Serial::from_der_content(&bytes_of(&x.key));
+                    a.next();
+                    push(s)
+                }
+                (None, Some(y)) => {
+                    let s = Serial::from_der_content(&bytes_of(&y.key));
+                    b.next();
+                    push(s)
+                }
+                (Some(x), Some(y)) => match x.key.cmp(&y.key) {
+                    Less => {
+                        let s = Serial::from_der_content(&bytes_of(&x.key));
+                        a.next();
+                        push(s)
+                    }
+                    Greater => {
+                        let s = Serial::from_der_content(&bytes_of(&y.key));
+                        b.next();
+                        push(s)
+                    }
+                    Equal => {
+                        let changed = self.status_of(x.rev) != new.status_of(y.rev);
+                        let s = changed.then(|| Serial::from_der_content(&bytes_of(&x.key)));
+                        a.next();
+                        b.next();
+                        s.map_or(true, &mut push)
+                    }
+                },
+            };
+            if !ok {
+                return None;
+            }
+        }
+        // Serials longer than 20 octets: rare, compared by lookup.
+        for l in &self.long {
+            if new.get(&l.serial) != Some(self.status_of(l.rev))
+                && !push(Serial::from_der_content(&l.serial))
+            {
+                return None;
+            }
+        }
+        for l in &new.long {
+            if self.get(&l.serial).is_none() && !push(Serial::from_der_content(&l.serial)) {
+                return None;
+            }
+        }
+        Some(out)
     }
 }
 

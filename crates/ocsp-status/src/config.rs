@@ -1,0 +1,165 @@
+//! The status backend of one issuer, as configured: a tagged table, one variant per
+//! backend, so a new backend is one variant and one `open` arm.
+//!
+//! ```toml
+//! [[issuer]]
+//! ca = "cacert.pem"
+//! [issuer.status]
+//! type = "index_txt"
+//! path = "index.txt"
+//! check_ms = 1
+//! ```
+//!
+//! The flat `index = "index.txt"` key of `[[issuer]]` and the `--index` flag stay: the
+//! responder's configuration turns them into [`StatusConfig::IndexTxt`].
+
+use crate::index_txt::{IndexError, IndexTxtSource};
+use crate::{SharedClock, StatusSource};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default of `check_ms` (and of `[server] index_check_ms`): one `stat` of index.txt
+/// serves the lookups of one millisecond.
+pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
+
+/// Where an issuer's statuses come from (`[issuer.status]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StatusConfig {
+    /// An OpenSSL CA database (`index.txt`), reloaded when `openssl ca` replaces it.
+    IndexTxt(IndexTxtConfig),
+}
+
+/// `type = "index_txt"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexTxtConfig {
+    /// The file.
+    pub path: PathBuf,
+    /// How long one check that the file is unchanged (a `stat`) serves lookups, in
+    /// milliseconds; 0 checks on every lookup. Default: `[server] index_check_ms`.
+    #[serde(default)]
+    pub check_ms: Option<u64>,
+}
+
+/// A backend that could not be opened, naming what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The index file is missing, unreadable or has a bad line.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// What `open` needs besides the table itself.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// `check_ms` for index files that do not set their own.
+    pub default_index_check_ms: u64,
+    /// The clock of reload reports.
+    pub clock: SharedClock,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            default_index_check_ms: DEFAULT_INDEX_CHECK_MS,
+            clock: crate::clock::system(),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// An index.txt backend with the default check window.
+    pub fn index_txt(path: impl Into<PathBuf>) -> StatusConfig {
+        StatusConfig::IndexTxt(IndexTxtConfig {
+            path: path.into(),
+            check_ms: None,
+        })
+    }
+
+    /// Open the backend (the first load happens here: a bad file fails now, naming the
+    /// file, the line and the fix).
+    pub fn open(&self, opts: &OpenOptions) -> Result<Arc<dyn StatusSource>, OpenError> {
+        match self {
+            StatusConfig::IndexTxt(c) => {
+                let source = IndexTxtSource::open_with(&c.path, opts.clock.clone())?;
+                source.set_check_window(Duration::from_millis(
+                    c.check_ms.unwrap_or(opts.default_index_check_ms),
+                ));
+                Ok(source)
+            }
+        }
+    }
+
+    /// Resolve relative paths against `base` (the configuration file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        match self {
+            StatusConfig::IndexTxt(c) => {
+                if c.path.is_relative() {
+                    c.path = base.join(&c.path);
+                }
+            }
+        }
+    }
+
+    /// The backend kind, as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StatusConfig::IndexTxt(_) => "index_txt",
+        }
+    }
+
+    /// A short description for messages (`index_txt /root/ca/index.txt`).
+    pub fn describe(&self) -> String {
+        match self {
+            StatusConfig::IndexTxt(c) => format!("index_txt {}", c.path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Wrapper {
+        status: StatusConfig,
+    }
+
+    #[test]
+    fn tagged_tables() {
+        let w: Wrapper =
+            toml::from_str("[status]\ntype = \"index_txt\"\npath = \"i.txt\"\ncheck_ms = 0\n")
+                .unwrap();
+        assert_eq!(
+            w.status,
+            StatusConfig::IndexTxt(IndexTxtConfig {
+                path: "i.txt".into(),
+                check_ms: Some(0)
+            })
+        );
+        for bad in [
+            "[status]\ntype = \"index_txt\"\n",
+            "[status]\ntype = \"index_txt\"\npath = \"i\"\nbogus = 1\n",
+            "[status]\ntype = \"ldap\"\npath = \"i\"\n",
+            "[status]\npath = \"i\"\n",
+        ] {
+            assert!(toml::from_str::<Wrapper>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolves_relative_paths() {
+        let mut c = StatusConfig::index_txt("i.txt");
+        c.resolve_paths(Path::new("/etc/ocsp"));
+        assert_eq!(c.describe(), "index_txt /etc/ocsp/i.txt");
+        let mut c = StatusConfig::index_txt("/abs/i.txt");
+        c.resolve_paths(Path::new("/etc/ocsp"));
+        assert_eq!(c.describe(), "index_txt /abs/i.txt");
+    }
+}
