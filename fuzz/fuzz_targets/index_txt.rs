@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocsp_responder::source::index_txt::parse;
+use ocsp_status::index_txt::parse;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

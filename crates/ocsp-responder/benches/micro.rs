@@ -17,11 +17,12 @@ use ocsp_responder::config::UnknownSerial;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::signer::software::load_key_bytes;
 use ocsp_responder::signer::SignOptions;
-use ocsp_responder::source::cached::{CacheOptions, CachedSource};
-use ocsp_responder::source::index_txt::{self, IndexTxtSource};
+use ocsp_responder::source::cache::{CacheOptions, CachedSource};
+use ocsp_status::index_txt::{self, IndexTxtSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, ResponseSource, SourceError, StatusSource};
+use ocsp_responder::source::{Answer, ResponseSource, SourceError};
+use ocsp_status::{Lookup, StatusError, StatusSource};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use x509_cert::Certificate;
@@ -180,13 +181,19 @@ struct Fixed;
 
 #[async_trait]
 impl StatusSource for Fixed {
-    async fn status(&self, _: &Serial) -> Result<Lookup, SourceError> {
+    async fn status(&self, _: &Serial) -> Result<Lookup, StatusError> {
         Ok(Lookup {
             status: Some(CertStatus::Good),
             generation: 1,
         })
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
+    async fn generation(&self) -> Result<u64, StatusError> {
+        Ok(1)
+    }
+    async fn entries(
+        &self,
+        _: &mut (dyn FnMut(ocsp_status::StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
         Ok(1)
     }
     fn describe(&self) -> String {
@@ -194,7 +201,26 @@ impl StatusSource for Fixed {
     }
 }
 
-fn cache_with(status: Arc<dyn StatusSource>) -> (CachedSource, tokio::runtime::Runtime) {
+/// The filter → cache → live chain `setup` builds, and the cache for its counters.
+struct Chain {
+    source: Arc<dyn ResponseSource>,
+    cache: Arc<CachedSource>,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = CachedSource;
+    fn deref(&self) -> &CachedSource {
+        &self.cache
+    }
+}
+
+impl Chain {
+    async fn response(&self, req: &ParsedRequest) -> Result<Arc<Answer>, SourceError> {
+        self.source.response(req).await
+    }
+}
+
+fn cache_with(status: Arc<dyn StatusSource>) -> (Chain, tokio::runtime::Runtime) {
     let ca = rsa_ca();
     let responder = Arc::new(Responder {
         signer: ca.signer.clone(),
@@ -214,12 +240,22 @@ fn cache_with(status: Arc<dyn StatusSource>) -> (CachedSource, tokio::runtime::R
         unknown_serial: UnknownSerial::Unknown,
     };
     let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
-    let live = LiveSource::new(issuers, SigningPool::new(1, 16).unwrap());
+    let live = Arc::new(LiveSource::new(
+        issuers.clone(),
+        SigningPool::new(1, 16).unwrap(),
+    ));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    (CachedSource::new(live, CacheOptions::default()), rt)
+    let (source, cache) = ocsp_responder::setup::chain(
+        &issuers,
+        live,
+        ocsp_responder::clock::system(),
+        Some(CacheOptions::default()),
+    );
+    let cache = cache.unwrap();
+    (Chain { source, cache }, rt)
 }
 
 fn parsed(der: &[u8]) -> ParsedRequest {
@@ -275,7 +311,7 @@ fn store_load_1k(b: Bencher<'_, '_>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.store");
     let (cache, rt) = cache_with(Arc::new(Fixed));
-    let issuer = cache.live().issuers().iter().next().unwrap().clone();
+    let issuer = cache.issuers().iter().next().unwrap().clone();
     for i in 0..1000u32 {
         let serial = Serial::from_hex(&format!("01{i:030X}")).unwrap();
         rt.block_on(cache.warm(&issuer, &serial, HashAlg::Sha1))

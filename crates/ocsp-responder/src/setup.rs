@@ -20,7 +20,7 @@ use crate::issuer::{
 };
 use crate::passin::read_passin;
 use crate::signer::{load_key_file, SignOptions};
-use crate::source::cache::CachedSource;
+use crate::source::cache::{CacheOptions, CachedSource};
 use crate::source::filter::Filter;
 use crate::source::live::LiveSource;
 use crate::source::signing::SigningPool;
@@ -163,6 +163,25 @@ pub fn refresh_problem(cfg: &Config, issuer: &Issuer) -> Option<String> {
         })
 }
 
+/// The stages in front of live signing: the filter, then the cache when `cache` gives
+/// its options. Returns what the edge asks and the cache, if any.
+pub fn chain(
+    issuers: &Arc<IssuerSet>,
+    live: Arc<LiveSource>,
+    clock: SharedClock,
+    cache: Option<CacheOptions>,
+) -> (Arc<dyn ResponseSource>, Option<Arc<CachedSource>>) {
+    let (answers, cache): (Arc<dyn ResolvedSource>, _) = match cache {
+        Some(opts) => {
+            let signer: Arc<dyn Sign> = live;
+            let c = Arc::new(CachedSource::new(issuers.clone(), signer, clock, opts));
+            (c.clone(), Some(c))
+        }
+        None => (live, None),
+    };
+    (Arc::new(Filter::new(issuers.clone(), answers)), cache)
+}
+
 /// Build everything `cfg` describes: issuers, their checks, the signing pool, live
 /// signing, the cache and the filter in front of them.
 pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError> {
@@ -185,19 +204,8 @@ pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError>
             .with_profile(cfg.profile)
             .with_clock(opts.clock.clone()),
     );
-    let (answers, cache): (Arc<dyn ResolvedSource>, _) = if cfg.cache.enabled {
-        let signer: Arc<dyn Sign> = live.clone();
-        let c = Arc::new(CachedSource::new(
-            issuers.clone(),
-            signer,
-            opts.clock.clone(),
-            cfg.cache.options(),
-        ));
-        (c.clone(), Some(c))
-    } else {
-        (live.clone(), None)
-    };
-    let source: Arc<dyn ResponseSource> = Arc::new(Filter::new(issuers.clone(), answers));
+    let cache_opts = cfg.cache.enabled.then(|| cfg.cache.options());
+    let (source, cache) = chain(&issuers, live.clone(), opts.clock.clone(), cache_opts);
     Ok(Built {
         issuers,
         pool,

@@ -69,6 +69,7 @@ impl From<StatusError> for SourceError {
     fn from(e: StatusError) -> SourceError {
         match e {
             StatusError::Unavailable(why) => SourceError::Unavailable(why),
+            StatusError::Overloaded => SourceError::Overloaded,
             StatusError::Internal(why) => SourceError::Internal(why),
             other => SourceError::Internal(other.to_string()),
         }

@@ -23,7 +23,7 @@ use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::server::Server;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, SourceError, StatusSource};
+use ocsp_status::{Lookup, StatusError, StatusSource};
 use spki::AlgorithmIdentifierOwned;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,7 +48,7 @@ struct TestStatus;
 
 #[async_trait]
 impl StatusSource for TestStatus {
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError> {
+    async fn status(&self, serial: &Serial) -> Result<Lookup, StatusError> {
         let status = match serial.to_hex().as_str() {
             GOOD => Some(CertStatus::Good),
             REVOKED => {
@@ -56,9 +56,9 @@ impl StatusSource for TestStatus {
                 r.reason = Some(RevocationReason::KeyCompromise);
                 Some(CertStatus::Revoked(r))
             }
-            UNAVAILABLE => return Err(SourceError::Unavailable("test: backend down".into())),
-            INTERNAL => return Err(SourceError::Internal("test: bug".into())),
-            OVERLOADED => return Err(SourceError::Overloaded),
+            UNAVAILABLE => return Err(StatusError::Unavailable("test: backend down".into())),
+            INTERNAL => return Err(StatusError::Internal("test: bug".into())),
+            OVERLOADED => return Err(StatusError::Overloaded),
             SLOW => {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 Some(CertStatus::Good)
@@ -70,7 +70,13 @@ impl StatusSource for TestStatus {
             generation: 1,
         })
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
+    async fn generation(&self) -> Result<u64, StatusError> {
+        Ok(1)
+    }
+    async fn entries(
+        &self,
+        _: &mut (dyn FnMut(ocsp_status::StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
         Ok(1)
     }
     fn describe(&self) -> String {
@@ -184,7 +190,13 @@ fn harness() -> &'static Harness {
                 .unwrap();
             rt.block_on(async move {
                 let pool = SigningPool::new(2, 64).unwrap();
-                let source = Arc::new(LiveSource::new(issuers, pool));
+                let live = Arc::new(LiveSource::new(issuers.clone(), pool));
+                let (source, _) = ocsp_responder::setup::chain(
+                    &issuers,
+                    live,
+                    ocsp_responder::clock::system(),
+                    None,
+                );
                 let edge = Arc::new(Edge::new(source, limits()));
                 let server = Server::bind(&["127.0.0.1:0".parse().unwrap()], edge).unwrap();
                 tx.send(server.local_addrs()[0]).unwrap();

@@ -37,10 +37,12 @@ use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::server::Server;
 use ocsp_responder::signer::{software::load_key_bytes, SignOptions};
-use ocsp_responder::source::cached::{CacheOptions, CachedSource};
+use ocsp_responder::setup;
+use ocsp_responder::source::cache::CacheOptions;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, ResponseSource, SourceError, StatusSource};
+use ocsp_responder::source::ResponseSource;
+use ocsp_status::{Lookup, StatusError, StatusSource};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -83,15 +85,29 @@ impl MapSource {
 
 #[async_trait]
 impl StatusSource for MapSource {
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError> {
+    async fn status(&self, serial: &Serial) -> Result<Lookup, StatusError> {
         let st = self.state.lock().unwrap();
         Ok(Lookup {
             status: st.0.get(serial).cloned(),
             generation: st.1,
         })
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
+    async fn generation(&self) -> Result<u64, StatusError> {
         Ok(self.state.lock().unwrap().1)
+    }
+    async fn entries(
+        &self,
+        visit: &mut (dyn FnMut(ocsp_status::StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
+        let st = self.state.lock().unwrap();
+        for (serial, status) in &st.0 {
+            visit(ocsp_status::StatusEntry {
+                serial: serial.clone(),
+                status: status.clone(),
+                expires: None,
+            });
+        }
+        Ok(st.1)
     }
     fn describe(&self) -> String {
         "property-test index".into()
@@ -176,8 +192,9 @@ struct World {
     index_b: Arc<MapSource>,
     /// Not served: a stranger, `a`'s name with another key, `a`'s key under another name.
     strangers: Vec<Certificate>,
-    live: Arc<LiveSource>,
-    cached: Arc<CachedSource>,
+    /// Live signing alone, and a cache, each behind a filter stage.
+    live: Arc<dyn ResponseSource>,
+    cached: Arc<dyn ResponseSource>,
     http: SocketAddr,
 }
 
@@ -230,16 +247,14 @@ fn world() -> &'static World {
             .unwrap();
         let (live, cached, http) = rt.block_on(async {
             let pool = SigningPool::new(1, 64).unwrap();
-            let live = Arc::new(LiveSource::new(issuers.clone(), pool.clone()));
-            let cached = Arc::new(CachedSource::new(
-                LiveSource::new(issuers.clone(), pool.clone()),
-                CacheOptions::default(),
-            ));
+            let live_chain = |cache: Option<CacheOptions>| {
+                let live = Arc::new(LiveSource::new(issuers.clone(), pool.clone()));
+                setup::chain(&issuers, live, ocsp_responder::clock::system(), cache).0
+            };
+            let live = live_chain(None);
+            let cached = live_chain(Some(CacheOptions::default()));
             // The HTTP edge in front of its own cache, as `ocsp serve` wires it.
-            let served = Arc::new(CachedSource::new(
-                LiveSource::new(issuers, pool),
-                CacheOptions::default(),
-            ));
+            let served = live_chain(Some(CacheOptions::default()));
             let edge = Arc::new(Edge::new(served, Limits::default()));
             let server = Server::bind(&["127.0.0.1:0".parse().unwrap()], edge).unwrap();
             let addr = server.local_addrs()[0];

@@ -46,6 +46,10 @@ pub enum StatusError {
     /// the responder says `tryLater`.
     #[error("status backend unavailable: {0}")]
     Unavailable(String),
+    /// The backend is saturated (a connection pool exhausted): the responder says
+    /// `tryLater` with `Retry-After`.
+    #[error("status backend overloaded")]
+    Overloaded,
     /// A fault of ours: the responder says `internalError`.
     #[error("internal error: {0}")]
     Internal(String),

@@ -9,8 +9,8 @@
 
 use ocsp_proto::const_oid::ObjectIdentifier;
 use ocsp_proto::{CertStatus, Revocation, RevocationReason, Serial, Timestamp};
-use ocsp_responder::source::index_txt::{parse, IndexFlag, IndexTxtSource};
-use ocsp_responder::source::StatusSource;
+use ocsp_status::index_txt::{parse, IndexFlag, IndexTxtSource};
+use ocsp_status::StatusSource;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};

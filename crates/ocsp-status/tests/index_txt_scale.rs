@@ -12,8 +12,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ocsp_proto::{CertStatus, Serial};
-use ocsp_responder::source::index_txt::IndexTxtSource;
-use ocsp_responder::source::StatusSource;
+use ocsp_status::index_txt::IndexTxtSource;
+use ocsp_status::StatusSource;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

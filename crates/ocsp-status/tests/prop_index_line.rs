@@ -15,7 +15,7 @@
 
 use ocsp_proto::const_oid::ObjectIdentifier;
 use ocsp_proto::{Revocation, RevocationReason, Serial, Timestamp};
-use ocsp_responder::source::index_txt::{parse, IndexEntry, IndexFlag, IndexTxtSource};
+use ocsp_status::index_txt::{parse, IndexEntry, IndexFlag, IndexTxtSource};
 use proptest::prelude::*;
 use std::collections::HashSet;
 use std::path::Path;

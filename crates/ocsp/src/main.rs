@@ -3,6 +3,8 @@
 mod cli;
 mod cmd;
 mod logging;
+mod passphrase;
+mod runtime;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -22,7 +22,7 @@ use ocsp_responder::metrics::Exporter;
 use ocsp_responder::server::Server;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, SourceError, StatusSource};
+use ocsp_status::{Lookup, StatusError, StatusSource};
 use ops_support::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,13 +63,19 @@ struct AllGood;
 
 #[async_trait]
 impl StatusSource for AllGood {
-    async fn status(&self, _: &Serial) -> Result<Lookup, SourceError> {
+    async fn status(&self, _: &Serial) -> Result<Lookup, StatusError> {
         Ok(Lookup {
             status: Some(ocsp_proto::CertStatus::Good),
             generation: 1,
         })
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
+    async fn generation(&self) -> Result<u64, StatusError> {
+        Ok(1)
+    }
+    async fn entries(
+        &self,
+        _: &mut (dyn FnMut(ocsp_status::StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
         Ok(1)
     }
     fn describe(&self) -> String {
@@ -154,9 +160,15 @@ fn readyz_fails_while_the_signer_is_broken() {
     let (plain, ops_addr, stop) = rt.block_on(async {
         let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
         let pool = SigningPool::new(1, 16).unwrap();
-        let live = LiveSource::new(issuers.clone(), pool);
+        let live = Arc::new(LiveSource::new(issuers.clone(), pool));
+        let (source, _) = ocsp_responder::setup::chain(
+            &issuers,
+            live,
+            ocsp_responder::clock::system(),
+            None,
+        );
         // Errors of one kind: 3 lines per second, then counted.
-        let edge = Arc::new(Edge::new(Arc::new(live), Limits::default()).with_log(
+        let edge = Arc::new(Edge::new(source, Limits::default()).with_log(
             true,
             3,
             Duration::from_secs(1),

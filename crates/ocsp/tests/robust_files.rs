@@ -22,7 +22,7 @@ mod robust_support;
 
 use common::*;
 use ocsp_proto::{HashAlg, Serial};
-use ocsp_responder::source::index_txt::{parse, IndexEntry, IndexFlag};
+use ocsp_status::index_txt::{parse, IndexEntry, IndexFlag};
 use robust_support::*;
 use std::io::Write;
 use std::net::SocketAddr;

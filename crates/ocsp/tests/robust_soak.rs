@@ -29,7 +29,7 @@ use ocsp_proto::der::asn1::OctetString;
 use ocsp_proto::request;
 use ocsp_proto::x509_ocsp::{CertId, OcspResponseStatus};
 use ocsp_proto::{HashAlg, Revocation, RevocationReason, Serial, Timestamp};
-use ocsp_responder::source::index_txt::{IndexEntry, IndexFlag};
+use ocsp_status::index_txt::{IndexEntry, IndexFlag};
 use robust_support::*;
 use std::collections::HashMap;
 use std::io::Write;

@@ -82,7 +82,8 @@ impl CaFlags {
         Ok(Some(IssuerConfig {
             name: None,
             ca,
-            index,
+            index: Some(index),
+            status: None,
             rsigner: self.rsigner.clone(),
             rkey: self.rkey.clone(),
             passin: self.passin.clone().map(|p| p.0),

@@ -9,12 +9,11 @@
 use anyhow::Context;
 use ocsp_responder::config::{Config, IssuerConfig};
 use ocsp_responder::health::{preflight, Severity};
-use ocsp_responder::issuer::{Issuer, IssuerLoader, IssuerSet};
+use ocsp_responder::issuer::{Issuer, IssuerSet};
 use ocsp_responder::server::{bind, parse_listen};
-use ocsp_responder::source::index_txt::IndexTxtSource;
-use ocsp_responder::source::{Lookup, SourceError, StatusSource};
+use ocsp_responder::setup::{self, IssuerLoader};
 use ocsp_responder::tls::Tls;
-use std::io::IsTerminal;
+use ocsp_status::{Lookup, StatusEntry, StatusError, StatusSource};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,32 +45,27 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-/// A status source for checking a key when the index itself did not load.
-struct NoIndex;
+/// A status source standing in for one that did not open, so that the issuer's key and
+/// certificates are still checked (and every problem listed at once).
+struct NotOpened;
 
 #[async_trait::async_trait]
-impl StatusSource for NoIndex {
-    async fn status(&self, _: &ocsp_proto::Serial) -> Result<Lookup, SourceError> {
-        Err(SourceError::Unavailable("index not loaded".into()))
+impl StatusSource for NotOpened {
+    async fn status(&self, _: &ocsp_proto::Serial) -> Result<Lookup, StatusError> {
+        Err(StatusError::Unavailable("status source not opened".into()))
     }
-    async fn generation(&self) -> Result<u64, SourceError> {
-        Err(SourceError::Unavailable("index not loaded".into()))
+    async fn generation(&self) -> Result<u64, StatusError> {
+        Err(StatusError::Unavailable("status source not opened".into()))
+    }
+    async fn entries(
+        &self,
+        _: &mut (dyn FnMut(StatusEntry) + Send),
+    ) -> Result<u64, StatusError> {
+        Err(StatusError::Unavailable("status source not opened".into()))
     }
     fn describe(&self) -> String {
-        "index not loaded".into()
+        "status source not opened".into()
     }
-}
-
-fn prompt_passphrase(path: &Path) -> Result<Vec<u8>, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: the key is encrypted and no passin is configured: add passin = \"file:PATH\" (or env:VAR, fd:N, stdin) to its [[issuer]] table",
-            path.display()
-        ));
-    }
-    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
 }
 
 fn file_readable(errors: &mut Vec<String>, what: &str, label: &str, path: &Path) -> bool {
@@ -169,8 +163,14 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
             .errors
             .push("no [[issuer]] table: nothing to serve".into());
     }
-    let prompt = prompt_passphrase;
-    let mut loader = IssuerLoader::new(&prompt);
+    let prompt = |p: &Path| {
+        crate::passphrase::prompt(
+            p,
+            "add passin = \"file:PATH\" (or env:VAR, fd:N, stdin) to its [[issuer]] table",
+        )
+    };
+    let clock = ocsp_responder::clock::system();
+    let mut loader = IssuerLoader::with_clock(&prompt, clock.clone());
     let mut loaded: Vec<Issuer> = Vec::new();
     for (n, ic) in cfg.issuers.iter().enumerate() {
         let what = match &ic.name {
@@ -178,14 +178,14 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
             None => format!("[[issuer]] #{} (ca {})", n + 1, ic.ca.display()),
         };
         let files_ok = check_issuer_files(ic, &what, &mut report.errors);
-        let status: Arc<dyn StatusSource> = match IndexTxtSource::open(&ic.index) {
+        let status: Arc<dyn StatusSource> = match setup::open_status(cfg, ic, &clock) {
             Ok(src) => {
                 report.notes.push(format!("{what}: {}", src.describe()));
                 src
             }
             Err(e) => {
-                report.errors.push(format!("{what}: index: {e}"));
-                Arc::new(NoIndex)
+                report.errors.push(format!("{what}: status: {e}"));
+                Arc::new(NotOpened)
             }
         };
         if !files_ok {
@@ -200,15 +200,6 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
                     issuer.responder.signer.describe(),
                     issuer.validity_secs
                 ));
-                if cfg.cache.enabled {
-                    let before =
-                        (issuer.validity_secs as f64 * (1.0 - cfg.cache.refresh_fraction)) as u64;
-                    if let Err(v) = cfg.profile.check_refresh(issuer.validity_secs, before) {
-                        report.errors.push(format!(
-                            "{what}: {v}; lower [cache] refresh_fraction or the validity"
-                        ));
-                    }
-                }
                 loaded.push(issuer);
             }
             Err(e) => report.errors.push(format!("{what}: {e}")),
@@ -217,12 +208,17 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
     report.warnings.extend(loader.warnings().iter().cloned());
     match IssuerSet::new(loaded) {
         Ok(set) => {
-            for f in preflight(&set, cfg.profile, ocsp_responder::clock::now()) {
-                match f.severity {
-                    Severity::Error => report.errors.push(f.to_string()),
-                    Severity::Warning => report.warnings.push(f.to_string()),
-                }
-            }
+            // The checks `serve` and `presign` refuse to start on, from the one wiring.
+            let now = clock.now();
+            report
+                .errors
+                .extend(setup::compliance_problems(cfg, &set, now));
+            report.warnings.extend(
+                preflight(&set, cfg.profile, now)
+                    .into_iter()
+                    .filter(|f| f.severity == Severity::Warning)
+                    .map(|f| f.to_string()),
+            );
         }
         Err(e) => report.errors.push(e.to_string()),
     }
@@ -326,7 +322,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = super::serve::runtime()
+    let result = crate::runtime::runtime()
         .context("check-config")
         .map(|rt| rt.block_on(check(&cfg, args.no_bind)));
     match result {

@@ -208,7 +208,7 @@ fn demo(args: &Args) -> Result<()> {
     }
     cfg.server.listen = vec![format!("127.0.0.1:{port}")];
     cfg.server.text = args.text;
-    let rt = crate::cmd::serve::runtime()?;
+    let rt = crate::runtime::runtime()?;
     rt.block_on(async {
         let prepared = crate::cmd::serve::prepare(&cfg)?;
         let addr = prepared
@@ -539,7 +539,7 @@ mod tests {
         // The config it serves from parses and points into the directory.
         let cfg = Config::load(&d.join(names::OCSP_TOML)).unwrap();
         assert_eq!(cfg.issuers.len(), 1);
-        assert_eq!(cfg.issuers[0].index, d.join("index.txt"));
+        assert_eq!(cfg.issuers[0].index, Some(d.join("index.txt")));
         assert_eq!(
             cfg.issuers[0].passin.as_deref(),
             Some(format!("file:{}", d.join(names::RESPONDER_PASS).display()).as_str())

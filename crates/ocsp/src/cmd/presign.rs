@@ -2,15 +2,13 @@
 //! into a response store that `ocsp serve --store` loads at start (docs/presign.md).
 
 use crate::cmd::ca_flags::CaFlags;
-use crate::cmd::serve::load_issuers;
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
 use ocsp_proto::{HashAlg, Serial};
 use ocsp_responder::config::Config;
 use ocsp_responder::issuer::Issuer;
-use ocsp_responder::source::cached::{CacheOptions, CachedSource};
-use ocsp_responder::source::live::LiveSource;
-use ocsp_responder::source::signing::SigningPool;
+use ocsp_responder::setup::{self, BuildOptions};
+use ocsp_responder::source::cache::CachedSource;
 use ocsp_responder::source::SourceError;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -109,22 +107,6 @@ impl Args {
     }
 }
 
-/// The serials of an index.txt, in file order (the fourth tab-separated field). The file
-/// was validated when its status source opened it; lines without a serial are skipped.
-pub fn index_serials(path: &Path) -> anyhow::Result<Vec<Serial>> {
-    let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut serials = Vec::new();
-    for line in text.split(|b| *b == b'\n') {
-        let Some(field) = line.split(|b| *b == b'\t').nth(3) else {
-            continue;
-        };
-        if let Some(s) = std::str::from_utf8(field).ok().and_then(Serial::from_hex) {
-            serials.push(s);
-        }
-    }
-    Ok(serials)
-}
-
 /// Counters shown on the progress line.
 #[derive(Default)]
 struct Progress {
@@ -162,25 +144,34 @@ async fn warm_one(
 
 async fn presign(args: &Args, cfg: &Config, out: &Path) -> anyhow::Result<()> {
     let algs = args.algorithms()?;
-    let loaded = load_issuers(cfg)?;
+    // The one wiring, as `serve` builds it (the same profile checks before every
+    // signature), with a cache large enough for every answer.
+    let mut cfg = cfg.clone();
+    cfg.cache.enabled = true;
+    cfg.cache.max_entries = usize::MAX / 4;
+    cfg.cache.max_bytes = usize::MAX / 4;
+    let prompt = crate::passphrase::prompt_passin;
+    let built = setup::build(&cfg, &BuildOptions::new(&prompt))?;
+    for w in &built.warnings {
+        tracing::warn!("{w}");
+    }
+    let cache = built
+        .cache
+        .clone()
+        .context("the cache is off: presign needs it")?;
+    let pool = built.pool.clone();
+    // Every entry of every issuer, read from its status source.
     let mut work: Vec<(Arc<Issuer>, Serial)> = Vec::new();
-    for (issuer, ic) in loaded.issuers.iter().zip(&cfg.issuers) {
-        for s in index_serials(&ic.index)? {
-            work.push((issuer.clone(), s));
-        }
+    for issuer in built.issuers.iter() {
+        let mut serials = Vec::new();
+        issuer
+            .status
+            .entries(&mut |e| serials.push(e.serial))
+            .await
+            .with_context(|| format!("{}: reading its status entries", issuer.name))?;
+        work.extend(serials.into_iter().map(|s| (issuer.clone(), s)));
     }
     let total = (work.len() * algs.len()) as u64;
-    let pool = SigningPool::new(cfg.signing.threads, cfg.signing.queue_depth)
-        .context("cannot start the signing threads")?;
-    let live = LiveSource::new(loaded.issuers.clone(), pool.clone());
-    let cache = Arc::new(CachedSource::new(
-        live,
-        CacheOptions {
-            max_entries: (total as usize).max(1),
-            max_bytes: usize::MAX / 4,
-            refresh_fraction: cfg.cache.refresh_fraction,
-        },
-    ));
     if args.refresh && out.exists() {
         let r = cache.load_store(out).await?;
         tracing::info!(
@@ -262,7 +253,7 @@ async fn presign(args: &Args, cfg: &Config, out: &Path) -> anyhow::Result<()> {
     println!(
         "wrote {written} answers for {} serials of {} CA(s) to {} ({} signed, {} kept) in {secs:.1} s",
         work.len(),
-        loaded.issuers.len(),
+        built.issuers.len(),
         out.display(),
         progress.signed.load(Ordering::Relaxed),
         total - progress.signed.load(Ordering::Relaxed),
@@ -278,7 +269,7 @@ pub fn run(args: Args) -> ExitCode {
         let Some(out) = args.out.clone().or_else(|| cfg.cache.store.clone()) else {
             bail!("where to write: give --out FILE (or [cache] store in --config)");
         };
-        crate::cmd::serve::runtime()?.block_on(presign(&args, &cfg, &out))
+        crate::runtime::runtime()?.block_on(presign(&args, &cfg, &out))
     })();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -293,25 +284,6 @@ pub fn run(args: Args) -> ExitCode {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn serials_from_index_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("index.txt");
-        std::fs::write(
-            &p,
-            "V\t301124000000Z\t\t1000\tunknown\t/CN=a\nR\t301124000000Z\t241124000000Z,keyCompromise\t0A1B\tunknown\t/CN=b\n\n",
-        )
-        .unwrap();
-        let s = index_serials(&p).unwrap();
-        assert_eq!(
-            s,
-            vec![
-                Serial::from_hex("1000").unwrap(),
-                Serial::from_hex("0A1B").unwrap()
-            ]
-        );
-    }
 
     #[test]
     fn progress_text() {

@@ -4,18 +4,16 @@ use crate::cmd::ca_flags::CaFlags;
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
 use ocsp_responder::config::{Config, Profile};
-use ocsp_responder::health::{Health, Ops, Severity};
+use ocsp_responder::health::{Health, Ops};
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::{IssuerLoader, IssuerSet};
+use ocsp_responder::issuer::IssuerSet;
 use ocsp_responder::metrics::{self as ocsp_metrics, Exporter};
 use ocsp_responder::server::{parse_listen, Server};
-use ocsp_responder::source::cached::CachedSource;
-use ocsp_responder::source::index_txt::IndexTxtSource;
-use ocsp_responder::source::live::LiveSource;
+use ocsp_responder::setup::{self, BuildOptions, Built};
+use ocsp_responder::source::cache::CachedSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{ResponseSource, StatusSource};
 use ocsp_responder::tls::Tls;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -200,18 +198,6 @@ impl Args {
     }
 }
 
-fn prompt_passphrase(path: &Path) -> Result<Vec<u8>, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: the key is encrypted and no --passin was given: add --passin pass:…|env:VAR|file:PATH|fd:N|stdin",
-            path.display()
-        ));
-    }
-    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
-}
-
 /// The addresses a configuration listens on.
 pub fn listen_addrs(cfg: &Config) -> anyhow::Result<Vec<SocketAddr>> {
     let mut addrs = Vec::new();
@@ -222,36 +208,6 @@ pub fn listen_addrs(cfg: &Config) -> anyhow::Result<Vec<SocketAddr>> {
         addrs.extend(parse_listen(l).map_err(anyhow::Error::msg)?);
     }
     Ok(addrs)
-}
-
-/// Everything a running responder holds: its issuers and their index watchers.
-pub struct Loaded {
-    /// The served CAs.
-    pub issuers: Arc<IssuerSet>,
-    /// The index sources, for SIGHUP reloads.
-    pub indexes: Vec<Arc<IndexTxtSource>>,
-}
-
-/// Load and check every issuer of `cfg`.
-pub fn load_issuers(cfg: &Config) -> anyhow::Result<Loaded> {
-    let prompt = prompt_passphrase;
-    let mut loader = IssuerLoader::new(&prompt);
-    let mut issuers = Vec::new();
-    let mut indexes = Vec::new();
-    for ic in &cfg.issuers {
-        let source = IndexTxtSource::open(&ic.index)?;
-        source.set_check_window(std::time::Duration::from_millis(cfg.server.index_check_ms));
-        let status: Arc<dyn StatusSource> = source.clone();
-        issuers.push(loader.load(ic, status)?);
-        indexes.push(source);
-    }
-    for w in loader.warnings() {
-        tracing::warn!("{w}");
-    }
-    Ok(Loaded {
-        issuers: Arc::new(IssuerSet::new(issuers)?),
-        indexes,
-    })
 }
 
 fn text_hook() -> ocsp_responder::http::TextHook {
@@ -280,9 +236,7 @@ fn text_hook() -> ocsp_responder::http::TextHook {
 /// A responder with everything loaded and its listeners bound, not yet serving.
 pub struct Prepared {
     server: Server,
-    loaded: Loaded,
-    cache: Option<Arc<CachedSource>>,
-    pool: Arc<SigningPool>,
+    built: Built,
     store: Option<PathBuf>,
     ops: PreparedOps,
 }
@@ -298,12 +252,12 @@ struct PreparedOps {
 impl Prepared {
     /// The response cache (its counters: `cache().stats()`), when enabled.
     pub fn cache(&self) -> Option<&Arc<CachedSource>> {
-        self.cache.as_ref()
+        self.built.cache.as_ref()
     }
 
     /// The signing pool (its counters: `signing_pool().stats()`).
     pub fn signing_pool(&self) -> &Arc<SigningPool> {
-        &self.pool
+        &self.built.pool
     }
 
     /// The bound addresses (port 0 resolved).
@@ -312,9 +266,9 @@ impl Prepared {
     }
 
     /// Print `listening on http://ADDR:PORT` for each listener, then serve until SIGTERM
-    /// or SIGINT; SIGHUP reloads the index files.
+    /// or SIGINT; SIGHUP reloads the status sources.
     pub async fn run(self) -> anyhow::Result<()> {
-        if let (Some(cache), Some(store)) = (&self.cache, &self.store) {
+        if let (Some(cache), Some(store)) = (&self.built.cache, &self.store) {
             let started = std::time::Instant::now();
             match cache.load_store(store).await {
                 Ok(r) => {
@@ -362,16 +316,17 @@ impl Prepared {
             });
         }
         let _monitor = self.ops.health.spawn_monitor(self.ops.check_interval);
-        // Reload each index as soon as `openssl ca` replaces it, so the request path
-        // rarely has to (its own stat check still guarantees no stale answer).
-        let watchers = self
-            .loaded
-            .indexes
-            .iter()
-            .map(|i| i.watch())
-            .collect::<Result<Vec<_>, _>>()?;
+        // Follow each status backend (an index is reloaded as soon as `openssl ca`
+        // replaces it), so the request path rarely has to (its own freshness check still
+        // guarantees no stale answer).
+        let mut watchers = Vec::new();
+        for issuer in self.built.issuers.iter() {
+            if let Some(w) = issuer.status.clone().follow()? {
+                watchers.push(w);
+            }
+        }
         let (health, tls) = (self.ops.health.clone(), self.ops.tls.clone());
-        let indexes = self.loaded.indexes.clone();
+        let issuers = self.built.issuers.clone();
         tokio::spawn(async move {
             let Ok(mut hup) =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -379,14 +334,15 @@ impl Prepared {
                 return;
             };
             while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading index files");
-                for idx in &indexes {
-                    match idx.reload().await {
+                tracing::info!("SIGHUP: reloading status sources");
+                for issuer in issuers.iter() {
+                    match issuer.status.reload().await {
                         Ok(generation) => {
-                            tracing::info!(index = %idx.path().display(), generation, "SIGHUP: index reloaded")
+                            tracing::info!(issuer = %issuer.name, status = %issuer.status.describe(), generation, "SIGHUP: status reloaded")
                         }
                         Err(e) => tracing::warn!(
-                            "SIGHUP: index not reloaded, the last good state stays in use: {e}"
+                            issuer = %issuer.name,
+                            "SIGHUP: status not reloaded, the last good state stays in use: {e}"
                         ),
                     }
                 }
@@ -415,11 +371,15 @@ impl Prepared {
     }
 }
 
-/// Load every issuer of `cfg` and bind its listeners (inside a tokio runtime).
+/// Build everything `cfg` describes ([`setup::build`]) and bind its listeners (inside a
+/// tokio runtime).
 pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
-    let loaded = load_issuers(cfg)?;
-    check_compliance(cfg, &loaded)?;
-    for i in loaded.issuers.iter() {
+    let prompt = crate::passphrase::prompt_passin;
+    let built = setup::build(cfg, &BuildOptions::new(&prompt))?;
+    for w in &built.warnings {
+        tracing::warn!("{w}");
+    }
+    for i in built.issuers.iter() {
         tracing::info!(
             issuer = %i.name,
             signer = %i.responder.signer.describe(),
@@ -428,20 +388,7 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
             "serving"
         );
     }
-    let pool = SigningPool::with_nice(
-        cfg.signing.threads,
-        cfg.signing.queue_depth,
-        cfg.signing.nice,
-    )
-    .context("cannot start the signing threads")?;
-    let live = LiveSource::new(loaded.issuers.clone(), pool.clone()).with_profile(cfg.profile);
-    let (source, cache): (Arc<dyn ResponseSource>, _) = if cfg.cache.enabled {
-        let c = Arc::new(CachedSource::new(live, cfg.cache.options()));
-        (c.clone(), Some(c))
-    } else {
-        (Arc::new(live), None)
-    };
-    let mut edge = Edge::new(source, cfg.server.limits.clone()).with_log(
+    let mut edge = Edge::new(built.source.clone(), cfg.server.limits.clone()).with_log(
         cfg.log.client_addr,
         cfg.log.error_burst,
         std::time::Duration::from_secs(cfg.log.error_window_secs),
@@ -450,60 +397,31 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
         edge = edge.with_text(text_hook());
     }
     let mut server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
-    let ops = prepare_ops(cfg, &loaded, cache.as_ref(), &pool, &mut server)?;
+    let ops = prepare_ops(
+        cfg,
+        &built.issuers,
+        built.cache.as_ref(),
+        &built.pool,
+        &mut server,
+    )?;
     Ok(Prepared {
         server,
-        loaded,
-        cache,
-        pool,
+        built,
         store: cfg.cache.store.clone(),
         ops,
     })
 }
 
-/// Refuse what cannot be served: preflight errors (responder certificate not valid now,
-/// a profile rule the configuration breaks), each named.
-fn check_compliance(cfg: &Config, loaded: &Loaded) -> anyhow::Result<()> {
-    let mut problems: Vec<String> = ocsp_responder::health::preflight(
-        &loaded.issuers,
-        cfg.profile,
-        ocsp_responder::clock::now(),
-    )
-    .into_iter()
-    .filter(|f| f.severity == Severity::Error)
-    .map(|f| f.to_string())
-    .collect();
-    if cfg.cache.enabled {
-        for i in loaded.issuers.iter() {
-            let before = (i.validity_secs as f64 * (1.0 - cfg.cache.refresh_fraction)) as u64;
-            if let Err(v) = cfg.profile.check_refresh(i.validity_secs, before) {
-                problems.push(format!(
-                    "issuer {}: {v}; lower --refresh-fraction or the validity",
-                    i.name
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    bail!(
-        "the configuration cannot be served under profile {}:\n  - {}",
-        cfg.profile,
-        problems.join("\n  - ")
-    )
-}
-
 /// Health, metrics, TLS and the operations listener (issue 6).
 fn prepare_ops(
     cfg: &Config,
-    loaded: &Loaded,
+    issuers: &Arc<IssuerSet>,
     cache: Option<&Arc<CachedSource>>,
     pool: &Arc<SigningPool>,
     server: &mut Server,
 ) -> anyhow::Result<PreparedOps> {
     let health = Arc::new(Health::new(
-        loaded.issuers.clone(),
+        issuers.clone(),
         cfg.profile,
         std::time::Duration::from_secs(cfg.metrics.ready_cache_secs),
     ));
@@ -534,16 +452,16 @@ fn prepare_ops(
         let handle = ocsp_metrics::install(env!("CARGO_PKG_VERSION"), cfg.profile.name())
             .map_err(anyhow::Error::msg)?;
         let mut e = Exporter::new(handle);
-        for (issuer, index) in loaded.issuers.iter().zip(&loaded.indexes) {
-            let index = index.clone();
+        for issuer in issuers.iter() {
+            let status = issuer.status.clone();
             e.add_issuer(
                 &issuer.name,
                 issuer.responder.not_after,
                 Some(Box::new(move || {
-                    let r = index.last_reload();
+                    let r = status.report()?;
                     Some(ocsp_metrics::SourceSnapshot {
-                        entries: r.entries as u64,
-                        revoked: r.revoked as u64,
+                        entries: r.entries,
+                        revoked: r.revoked,
                         generation: r.generation,
                         last_attempt: r.attempted_at,
                         last_ok: r.ok(),
@@ -606,22 +524,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// A multi-threaded runtime with one worker per core.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    runtime_with(0)
-}
-
-/// A multi-threaded runtime with `workers` workers (0: one per core).
-pub fn runtime_with(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if workers > 0 {
-        b.worker_threads(workers);
-    }
-    b.enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// Run `ocsp serve`.
 pub fn run(args: Args) -> ExitCode {
     let result = args.to_config().and_then(|cfg| {
@@ -636,7 +538,7 @@ pub fn run(args: Args) -> ExitCode {
         )?;
         // Once `serve` returns, the grace period is over: do not wait for blocking work
         // that may never end (a read of index.txt stuck on a FIFO, a hung disk).
-        let rt = runtime_with(cfg.server.workers)?;
+        let rt = crate::runtime::runtime_with(cfg.server.workers)?;
         let result = rt.block_on(serve(cfg));
         rt.shutdown_timeout(std::time::Duration::from_secs(1));
         result

@@ -13,7 +13,7 @@ use ocsp_proto::response::{self, ParsedResponse};
 use ocsp_proto::verify::{self, Params, Policy};
 use ocsp_proto::x509_ocsp::{CertId, OcspResponseStatus};
 use ocsp_proto::{cert_id, CertStatus, HashAlg, Serial, Timestamp};
-use ocsp_responder::source::index_txt::{parse, IndexEntry};
+use ocsp_status::index_txt::{parse, IndexEntry};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
