@@ -5,10 +5,10 @@
 //! Relative paths in a config file are taken relative to the file's directory.
 //! Secrets are never inline: `passin` names where the passphrase is (`env:`, `file:`, ...).
 
+use crate::issuer::IssuerError;
 pub use crate::issuer::{ResponderIdConfig, UnknownSerial};
 pub use ocsp_proto::profile::Profile;
 pub use ocsp_status::config::DEFAULT_INDEX_CHECK_MS;
-use crate::issuer::IssuerError;
 use ocsp_status::StatusConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -15,9 +15,7 @@
 
 use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight, Severity};
-use crate::issuer::{
-    file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig,
-};
+use crate::issuer::{file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig};
 use crate::passin::read_passin;
 use crate::signer::{load_key_file, SignOptions};
 use crate::source::cache::{CacheOptions, CachedSource};
@@ -27,9 +25,9 @@ use crate::source::signing::SigningPool;
 use crate::source::{ResolvedSource, ResponseSource, Sign};
 use const_oid::db::rfc5280::ID_KP_OCSP_SIGNING;
 use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
-use ocsp_proto::signer::Signer;
 use der::{Decode, Encode};
 use ocsp_proto::response::ResponderIdKind;
+use ocsp_proto::signer::Signer;
 use ocsp_proto::{sigalg, HashAlg, IssuerIdentity, Timestamp};
 use ocsp_status::config::{OpenError, OpenOptions};
 use ocsp_status::{SharedClock, StatusSource};
@@ -128,7 +126,10 @@ pub fn load_issuers(
         let status = open_status(cfg, ic, &opts.clock)?;
         issuers.push(loader.load(ic, status)?);
     }
-    Ok((Arc::new(IssuerSet::new(issuers)?), loader.warnings().to_vec()))
+    Ok((
+        Arc::new(IssuerSet::new(issuers)?),
+        loader.warnings().to_vec(),
+    ))
 }
 
 /// What the configuration's profile refuses for `issuers` at `now`: preflight errors
@@ -254,7 +255,6 @@ pub fn read_one_cert(path: &Path) -> Result<Certificate, IssuerError> {
         .next()
         .ok_or_else(|| file_err(path, "no certificate"))
 }
-
 
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
 /// binary; an error elsewhere).
@@ -520,4 +520,3 @@ impl<'a> IssuerLoader<'a> {
         })
     }
 }
-

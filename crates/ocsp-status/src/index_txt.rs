@@ -684,7 +684,8 @@ impl StatusSource for IndexTxtSource {
     }
 
     fn follow(self: Arc<Self>) -> Result<Option<WatchHandle>, StatusError> {
-        let guard = IndexTxtSource::watch(&self).map_err(|e| StatusError::Unavailable(e.to_string()))?;
+        let guard =
+            IndexTxtSource::watch(&self).map_err(|e| StatusError::Unavailable(e.to_string()))?;
         Ok(Some(Box::new(guard)))
     }
 

@@ -229,7 +229,7 @@ fn sighup_runs_the_preflight_again() {
         .unwrap();
     assert!(status.success());
     assert!(
-        r.wait_stderr("SIGHUP: reloading index files", Duration::from_secs(5)),
+        r.wait_stderr("SIGHUP: reloading status sources", Duration::from_secs(5)),
         "{}",
         r.stderr()
     );

@@ -161,12 +161,8 @@ fn readyz_fails_while_the_signer_is_broken() {
         let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
         let pool = SigningPool::new(1, 16).unwrap();
         let live = Arc::new(LiveSource::new(issuers.clone(), pool));
-        let (source, _) = ocsp_responder::setup::chain(
-            &issuers,
-            live,
-            ocsp_responder::clock::system(),
-            None,
-        );
+        let (source, _) =
+            ocsp_responder::setup::chain(&issuers, live, ocsp_responder::clock::system(), None);
         // Errors of one kind: 3 lines per second, then counted.
         let edge = Arc::new(Edge::new(source, Limits::default()).with_log(
             true,

@@ -80,3 +80,51 @@ fn presigned_store_is_loaded_checked_and_never_stale() {
     pki.query(&r2.url(), &["-cert", p(&c), "-no_nonce"])
         .assert_status(p(&c), "good");
 }
+
+/// `presign` is built by the same wiring as `serve`: what the profile refuses at
+/// `serve`'s start it refuses too, naming the rule, and writes nothing.
+#[test]
+fn presign_refuses_what_the_profile_refuses_as_serve_does() {
+    require_tools();
+    let pki = Pki::new("presign-profile");
+    pki.issue("leaf");
+    let store = pki.dir.join("refused.store");
+    for (profile, extra, rule) in [
+        ("microsoft", ["--ndays", "10"], "rule validity-max"),
+        ("cabf", ["--ndays", "9"], "rule refresh"),
+        ("cabf", ["--nmin", "60"], "rule validity-min"),
+    ] {
+        let mut serve = pki.serve_args();
+        serve.extend(["--listen", "127.0.0.1:0", "--profile", profile].map(String::from));
+        serve.extend(extra.map(String::from));
+        let f = serve_must_fail(&serve);
+        assert!(f.stderr.contains(rule), "serve {profile}: {}", f.stderr);
+
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocsp"));
+        cmd.arg("presign")
+            .args(pki.serve_args())
+            .args(["--out", p(&store), "--quiet", "--profile", profile])
+            .args(extra);
+        let out = run(&mut cmd, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "presign {profile}: {stderr}");
+        assert!(stderr.contains(rule), "presign {profile}: {stderr}");
+        assert!(!store.exists(), "presign {profile} wrote a store");
+    }
+    // The same flags under the private profile presign (with the BR warning).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocsp"));
+    cmd.arg("presign").args(pki.serve_args()).args([
+        "--out",
+        p(&store),
+        "--quiet",
+        "--ndays",
+        "10",
+    ]);
+    let out = run(&mut cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(store.exists());
+}

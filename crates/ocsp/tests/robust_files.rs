@@ -378,7 +378,7 @@ fn keys_and_certificates_vanishing_after_start_change_nothing() {
         .unwrap();
     assert!(
         rig.r
-            .wait_stderr("SIGHUP: index reloaded", Duration::from_secs(10)),
+            .wait_stderr("SIGHUP: status reloaded", Duration::from_secs(10)),
         "{}",
         rig.r.stderr()
     );

@@ -393,7 +393,7 @@ fn sighup_reloads_the_index() {
     pki.revoke(&pki.cert("a"), &["-crl_reason", "superseded"]);
     kill(pid, "HUP");
     assert!(
-        r.wait_stderr("SIGHUP: index reloaded", Duration::from_secs(10)),
+        r.wait_stderr("SIGHUP: status reloaded", Duration::from_secs(10)),
         "{}",
         r.stderr()
     );
@@ -409,7 +409,7 @@ fn sighup_reloads_the_index() {
     kill(pid, "HUP");
     assert!(
         r.wait_stderr(
-            "SIGHUP: index not reloaded, the last good state stays in use",
+            "SIGHUP: status not reloaded, the last good state stays in use",
             Duration::from_secs(10)
         ),
         "{}",
@@ -425,11 +425,11 @@ fn sighup_reloads_the_index() {
     );
 
     // Fixed again: the next SIGHUP takes it.
-    let reloads = r.stderr().matches("SIGHUP: index reloaded").count();
+    let reloads = r.stderr().matches("SIGHUP: status reloaded").count();
     replace_file(&pki.index, text.as_bytes());
     kill(pid, "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while r.stderr().matches("SIGHUP: index reloaded").count() == reloads {
+    while r.stderr().matches("SIGHUP: status reloaded").count() == reloads {
         assert!(
             Instant::now() < deadline,
             "no reload after the fix:\n{}",

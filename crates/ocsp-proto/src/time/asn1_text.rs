@@ -98,4 +98,3 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
 }
-

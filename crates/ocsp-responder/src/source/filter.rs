@@ -11,7 +11,7 @@
 //! A single CertID (the RFC 9919 case, every cacheable request) costs one linear scan
 //! of the issuers and no allocation.
 
-use super::{Answer, ResolvedSource, Resolved, ResponseSource, SourceError};
+use super::{Answer, Resolved, ResolvedSource, ResponseSource, SourceError};
 use crate::issuer::{IssuerId, IssuerSet};
 use async_trait::async_trait;
 use ocsp_proto::request::ParsedRequest;

@@ -286,7 +286,11 @@ mod tests {
         let kit = Kit::with_policy(&[], crate::issuer::UnknownSerial::Revoked);
         let live = kit.live();
         let req = kit.request(&[("77", HashAlg::Sha1)], None);
-        let a = live.sign_request(&req, Priority::Cacheable).await.unwrap().answer;
+        let a = live
+            .sign_request(&req, Priority::Cacheable)
+            .await
+            .unwrap()
+            .answer;
         assert_eq!(a.statuses, vec!["revoked"]);
         let ParsedResponse::Basic { basic, .. } = parse(&a.der).unwrap() else {
             panic!()

@@ -7,7 +7,6 @@
 use super::live::LiveSource;
 use super::signing::SigningPool;
 use crate::issuer::{Issuer, IssuerSet, Responder, UnknownSerial};
-use ocsp_status::{Lookup, SharedClock, StatusEntry, StatusError, StatusSource};
 use async_trait::async_trait;
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use der::{Decode, Encode};
@@ -18,6 +17,7 @@ use ocsp_proto::x509_ocsp::BasicOcspResponse;
 use ocsp_proto::{
     cert_id, CertStatus, HashAlg, IssuerIdentity, Revocation, RevocationReason, Serial, Timestamp,
 };
+use ocsp_status::{Lookup, SharedClock, StatusEntry, StatusError, StatusSource};
 use spki::AlgorithmIdentifierOwned;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

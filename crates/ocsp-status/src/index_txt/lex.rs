@@ -101,4 +101,3 @@ pub(crate) fn is_hex(s: &[u8]) -> bool {
 pub(crate) fn hex_val(d: u8) -> u8 {
     HEX[usize::from(d)] & 0x0F
 }
-

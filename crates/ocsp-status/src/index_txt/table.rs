@@ -176,7 +176,7 @@ impl Table {
                         let s = changed.then(|| Serial::from_der_content(&bytes_of(&x.key)));
                         a.next();
                         b.next();
-                        s.map_or(true, &mut push)
+                        s.is_none_or(&mut push)
                     }
                 },
             };

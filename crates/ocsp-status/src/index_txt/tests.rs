@@ -463,7 +463,10 @@ async fn changes_name_the_serials_of_a_reload() {
 async fn report_says_what_is_served() {
     let (_d, path, src) = setup(&format!("{}{}", good("0A"), revoked_at("0B", BASE)));
     let r = StatusSource::report(&*src).unwrap();
-    assert_eq!((r.kind, r.entries, r.revoked, r.generation), ("index_txt", 2, 1, 1));
+    assert_eq!(
+        (r.kind, r.entries, r.revoked, r.generation),
+        ("index_txt", 2, 1, 1)
+    );
     assert_eq!(r.location, path.display().to_string());
     assert!(r.ok());
     std::fs::write(&path, "garbage\n").unwrap();

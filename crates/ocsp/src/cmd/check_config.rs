@@ -57,10 +57,7 @@ impl StatusSource for NotOpened {
     async fn generation(&self) -> Result<u64, StatusError> {
         Err(StatusError::Unavailable("status source not opened".into()))
     }
-    async fn entries(
-        &self,
-        _: &mut (dyn FnMut(StatusEntry) + Send),
-    ) -> Result<u64, StatusError> {
+    async fn entries(&self, _: &mut (dyn FnMut(StatusEntry) + Send)) -> Result<u64, StatusError> {
         Err(StatusError::Unavailable("status source not opened".into()))
     }
     fn describe(&self) -> String {

@@ -58,6 +58,10 @@ pub struct Args {
     /// Signing threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub signing_threads: Option<usize>,
+    /// The compliance profile answers are checked against before signing, as `serve
+    /// --profile` (default: the config's `profile`, else private).
+    #[arg(long, value_name = "PROFILE", value_parser = ["private", "cabf", "mozilla", "microsoft"])]
+    pub profile: Option<String>,
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -86,6 +90,9 @@ impl Args {
             .map_err(|e| anyhow::anyhow!(e.replace("[cache] ", "--")))?;
         if let Some(n) = self.signing_threads {
             cfg.signing.threads = n;
+        }
+        if let Some(p) = &self.profile {
+            cfg.profile = p.parse().map_err(anyhow::Error::msg)?;
         }
         Ok(cfg)
     }

@@ -49,7 +49,6 @@
 //! shards. Eviction is CLOCK (second chance): a hit marks its entry; the eviction hand
 //! skips marked entries once.
 
-
 mod flight;
 mod local;
 mod map;
@@ -277,7 +276,13 @@ impl Inner {
     }
 
     /// Re-sign `key` in the background; the entry keeps being served meanwhile.
-    fn spawn_refresh(self: &Arc<Self>, key: Key, entry: Arc<Entry>, id: IssuerId, item: RequestItem) {
+    fn spawn_refresh(
+        self: &Arc<Self>,
+        key: Key,
+        entry: Arc<Entry>,
+        id: IssuerId,
+        item: RequestItem,
+    ) {
         let inner = self.clone();
         let spawned = tokio::runtime::Handle::try_current().map(|h| {
             h.spawn(async move {
@@ -299,8 +304,12 @@ impl Inner {
         }
     }
 
-    async fn cached_response(self: &Arc<Self>, req: Resolved<'_>) -> Result<Arc<Answer>, SourceError> {
-        let (Some(item), Some(&id), 1) = (req.request.items.first(), req.ids.first(), req.ids.len())
+    async fn cached_response(
+        self: &Arc<Self>,
+        req: Resolved<'_>,
+    ) -> Result<Arc<Answer>, SourceError> {
+        let (Some(item), Some(&id), 1) =
+            (req.request.items.first(), req.ids.first(), req.ids.len())
         else {
             CacheStats::bump(&self.stats.bypass);
             return Ok(self.signer.sign(req, Priority::Cacheable).await?.answer);

@@ -199,7 +199,12 @@ impl Inner {
             serial: Serial::of_cert_id(&single.cert_id),
             cert_id: single.cert_id.clone(),
         };
-        let Some(issuer) = self.issuers.find(&item).and_then(|id| self.issuers.get(id)).cloned() else {
+        let Some(issuer) = self
+            .issuers
+            .find(&item)
+            .and_then(|id| self.issuers.get(id))
+            .cloned()
+        else {
             return Checked::Foreign;
         };
         let responder = &issuer.responder;

@@ -3,10 +3,10 @@ use super::*;
 use crate::source::filter::Filter;
 use crate::source::testkit::{self, Kit, T0, VALIDITY};
 use crate::source::ResponseSource;
-use ocsp_proto::response::{parse as parse_response, ParsedResponse};
-use ocsp_proto::Timestamp;
 use ocsp_proto::der::asn1::OctetString;
 use ocsp_proto::der::{Decode, Encode};
+use ocsp_proto::response::{parse as parse_response, ParsedResponse};
+use ocsp_proto::Timestamp;
 
 /// The cache behind a filter stage, as `setup` builds it; derefs to the cache.
 struct Cache {
@@ -102,9 +102,8 @@ async fn key_separates_alg_params_and_serial_bytes() {
     assert_eq!(signs(&kit), 3);
     // Unusual parameters are not cached (answered live each time).
     let mut odd = sha256.clone();
-    odd.items[0].cert_id.hash_algorithm.parameters = Some(
-        der::Any::from_der(&OctetString::new(vec![1]).unwrap().to_der().unwrap()).unwrap(),
-    );
+    odd.items[0].cert_id.hash_algorithm.parameters =
+        Some(der::Any::from_der(&OctetString::new(vec![1]).unwrap().to_der().unwrap()).unwrap());
     c.response(&odd).await.unwrap();
     c.response(&odd).await.unwrap();
     assert_eq!(signs(&kit), 5);

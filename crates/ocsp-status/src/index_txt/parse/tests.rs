@@ -58,8 +58,14 @@ fn times() {
     }
     for t in [0, 1, 1_709_210_096, 2_524_607_999, 2_524_608_000, MAX_TIME] {
         let t = Timestamp(t);
-        assert_eq!(Timestamp::from_asn1_text(t.to_asn1_text().as_bytes()), Some(t));
-        assert_eq!(Timestamp::from_asn1_text(t.to_generalized_text().as_bytes()), Some(t));
+        assert_eq!(
+            Timestamp::from_asn1_text(t.to_asn1_text().as_bytes()),
+            Some(t)
+        );
+        assert_eq!(
+            Timestamp::from_asn1_text(t.to_generalized_text().as_bytes()),
+            Some(t)
+        );
     }
     assert_eq!(Timestamp(2_524_607_999).to_asn1_text(), "491231235959Z");
     assert_eq!(Timestamp(2_524_608_000).to_asn1_text(), "20500101000000Z");
@@ -110,9 +116,8 @@ fn revocation_forms() {
     assert_eq!(r.time, t);
     assert_eq!(r.reason, Some(RevocationReason::Superseded));
 
-    let r = revoked(
-        &one("R\t351231235959Z\t240102030405Z,keyTime,20231231000000Z\t0B\tu\t/").unwrap(),
-    );
+    let r =
+        revoked(&one("R\t351231235959Z\t240102030405Z,keyTime,20231231000000Z\t0B\tu\t/").unwrap());
     assert_eq!(r.reason, Some(RevocationReason::KeyCompromise));
     assert_eq!(r.invalidity_date, Some(ts("20231231000000Z")));
     let r = revoked(
@@ -232,9 +237,8 @@ fn duplicates_name_both_lines() {
     assert!(e.reason.contains("lines 1 and 3"), "{e}");
     // Serials of more than 20 octets too.
     let long = "0102030405060708090A0B0C0D0E0F101112131415";
-    let text = format!(
-        "V\t351231235959Z\t\t{long}\tunknown\t/CN=a\nV\t351231235959Z\t\t00{long}\tu\t/\n"
-    );
+    let text =
+        format!("V\t351231235959Z\t\t{long}\tunknown\t/CN=a\nV\t351231235959Z\t\t00{long}\tu\t/\n");
     let e = err(&text);
     assert_eq!(e.line, Some(2));
     assert!(e.reason.contains("lines 1 and 2"), "{e}");
