@@ -17,9 +17,12 @@ use tokio::sync::OnceCell;
 
 type Flight = Arc<OnceCell<Result<Arc<Answer>, SourceError>>>;
 
+/// One shard's flights: by key, with the generation each was started at.
+type Slot = Mutex<HashMap<Key, (u64, Flight)>>;
+
 /// Flights in progress, sharded like the map.
 pub(super) struct Flights {
-    shards: Box<[Mutex<HashMap<Key, (u64, Flight)>>]>,
+    shards: Box<[Slot]>,
 }
 
 impl Flights {
