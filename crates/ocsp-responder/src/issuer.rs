@@ -4,8 +4,6 @@
 
 use crate::clock;
 use crate::config::{IssuerConfig, ResponderIdConfig, UnknownSerial};
-use crate::passin::read_passin;
-use crate::signer::{load_key_file, SignOptions};
 use crate::source::StatusSource;
 use const_oid::db::rfc5280::ID_KP_OCSP_SIGNING;
 use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
@@ -13,6 +11,7 @@ use der::{Decode, Encode};
 use ocsp_proto::response::ResponderIdKind;
 use ocsp_proto::signer::Signer;
 use ocsp_proto::{sigalg, HashAlg, IssuerIdentity, Timestamp};
+use ocsp_signer::{KeySpec, Passin, PromptError, Secret, SignOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -137,8 +136,8 @@ impl std::fmt::Debug for Issuer {
 }
 
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
-/// binary; an error elsewhere).
-pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, String>;
+/// binary; [`ocsp_signer::no_prompt`] elsewhere).
+pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Secret, PromptError>;
 
 /// What makes two issuers share one [`Responder`]: the same files and signing options.
 type ResponderKey = (
@@ -287,21 +286,12 @@ impl<'a> IssuerLoader<'a> {
     ) -> Result<Responder, IssuerError> {
         let rcert = read_one_cert(rsigner_path)?;
         let delegated = rcert != *ca;
-        let passin = cfg.passin.clone();
+        let spec = KeySpec::file(rkey_path, cfg.passin.clone().map(Passin::new));
         let prompt = self.prompt;
-        let mut passphrase = || -> Result<Vec<u8>, String> {
-            match &passin {
-                Some(spec) => read_passin(spec)
-                    .map(|s| s.expose().to_vec())
-                    .map_err(|e| e.to_string()),
-                None => prompt(rkey_path),
-            }
-        };
-        let signer =
-            load_key_file(rkey_path, &mut passphrase, opts).map_err(|e| IssuerError::File {
-                path: e.path,
-                reason: e.reason,
-            })?;
+        let signer = ocsp_signer::load(&spec, opts, &mut |p| prompt(p)).map_err(|e| {
+            let (path, kind) = e.into_parts();
+            file_err(&path, kind.to_string())
+        })?;
         let cert_spki = rcert
             .tbs_certificate
             .subject_public_key_info
@@ -382,7 +372,7 @@ impl<'a> IssuerLoader<'a> {
             certs.extend(read_certs(p)?);
         }
         Ok(Responder {
-            signer: Arc::new(signer),
+            signer,
             cert: rcert,
             responder_id,
             certs,

@@ -1,6 +1,6 @@
-//! The OCSP responder: where statuses come from ([`source`]), who signs
-//! ([`signer`], [`issuer`]) and the HTTP edge ([`http`]). The `ocsp` binary only wires
-//! these together.
+//! The OCSP responder: where statuses come from ([`source`]), who signs ([`issuer`], with
+//! keys from the `ocsp-signer` crate) and the HTTP edge ([`http`]). The `ocsp` binary only
+//! wires these together.
 
 pub mod clock;
 pub mod compliance;
@@ -12,8 +12,6 @@ pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
 pub mod parse_cache;
-pub mod passin;
 pub mod server;
-pub mod signer;
 pub mod source;
 pub mod tls;

@@ -36,11 +36,11 @@ use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::server::Server;
-use ocsp_responder::signer::{software::load_key_bytes, SignOptions};
 use ocsp_responder::source::cached::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{Lookup, ResponseSource, SourceError, StatusSource};
+use ocsp_signer::{SignOptions, SoftwareSigner};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -140,10 +140,10 @@ fn make_ca(cn: &str, key: Option<&rcgen::KeyPair>, alg: &'static rcgen::Signatur
 }
 
 fn served_issuer(ca: &Ca, status: Arc<MapSource>, unknown: UnknownSerial) -> Issuer {
-    let signer = load_key_bytes(
+    let signer = SoftwareSigner::from_bytes(
         Path::new("test-ca.key"),
         ca.key_pem.as_bytes(),
-        &mut || Err("not encrypted".into()),
+        None,
         SignOptions::default(),
     )
     .unwrap();

@@ -3,6 +3,7 @@
 mod cli;
 mod cmd;
 mod logging;
+mod passphrase;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -14,7 +14,6 @@ use ocsp_responder::server::{bind, parse_listen};
 use ocsp_responder::source::index_txt::IndexTxtSource;
 use ocsp_responder::source::{Lookup, SourceError, StatusSource};
 use ocsp_responder::tls::Tls;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,16 +61,11 @@ impl StatusSource for NoIndex {
     }
 }
 
-fn prompt_passphrase(path: &Path) -> Result<Vec<u8>, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: the key is encrypted and no passin is configured: add passin = \"file:PATH\" (or env:VAR, fd:N, stdin) to its [[issuer]] table",
-            path.display()
-        ));
-    }
-    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
+fn prompt_passphrase(path: &Path) -> Result<ocsp_signer::Secret, ocsp_signer::PromptError> {
+    crate::passphrase::prompt(
+        path,
+        "add passin = \"file:PATH\" (or env:VAR, fd:N, stdin) to its [[issuer]] table",
+    )
 }
 
 fn file_readable(errors: &mut Vec<String>, what: &str, label: &str, path: &Path) -> bool {

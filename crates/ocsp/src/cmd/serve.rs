@@ -15,7 +15,7 @@ use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{ResponseSource, StatusSource};
 use ocsp_responder::tls::Tls;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -200,16 +200,8 @@ impl Args {
     }
 }
 
-fn prompt_passphrase(path: &Path) -> Result<Vec<u8>, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: the key is encrypted and no --passin was given: add --passin pass:…|env:VAR|file:PATH|fd:N|stdin",
-            path.display()
-        ));
-    }
-    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
+fn prompt_passphrase(path: &Path) -> Result<ocsp_signer::Secret, ocsp_signer::PromptError> {
+    crate::passphrase::prompt(path, ocsp_signer::PASSIN_FIX)
 }
 
 /// The addresses a configuration listens on.
