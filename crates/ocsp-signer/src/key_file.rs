@@ -1,6 +1,6 @@
 //! Key files: from the bytes of a file to one private key in plain DER.
 //!
-//! [`read_key`] reads every private key form openssl writes:
+//! Every private key form openssl writes is read:
 //!
 //! | PEM label | written by |
 //! |---|---|

@@ -13,8 +13,9 @@
 //! `Signer` (a small pool of sessions, since sessions are `Send` but not `Sync`). Callers
 //! already match `KeySpec` non-exhaustively, and [`load`] is where the variant is dispatched.
 //!
-//! `KeySpec` is `Clone + Eq + Hash`: the responder keys its table of loaded signers by it, so
-//! that issuers naming the same key share one signer (and one passphrase prompt). Its `Debug`
+//! `KeySpec` is `Clone + Eq + Hash` (and so is [`SignOptions`]), so that a caller can key a
+//! table of loaded signers by `(KeySpec, SignOptions)`: issuers naming the same key then share
+//! one signer, and one passphrase prompt. Its `Debug`
 //! redacts inline secrets (`pass:<redacted>`); paths, variable names and descriptor numbers are
 //! shown, since they are not secret.
 //!
