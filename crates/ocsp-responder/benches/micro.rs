@@ -15,12 +15,11 @@ use ocsp_proto::signer::Signer;
 use ocsp_proto::{cert_id, CertStatus, HashAlg, IssuerIdentity, Serial, Timestamp};
 use ocsp_responder::config::UnknownSerial;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
-use ocsp_responder::signer::software::load_key_bytes;
-use ocsp_responder::signer::SignOptions;
 use ocsp_responder::source::cache::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{Answer, ResponseSource, SourceError};
+use ocsp_signer::{SignOptions, SoftwareSigner};
 use ocsp_status::index_txt::{self, IndexTxtSource};
 use ocsp_status::{Lookup, StatusError, StatusSource};
 use std::path::Path;
@@ -45,10 +44,10 @@ fn ca(alg: &'static rcgen::SignatureAlgorithm) -> Ca {
         .push(rcgen::DnType::CommonName, "Bench CA");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let cert = params.self_signed(&kp).unwrap();
-    let signer = load_key_bytes(
+    let signer = SoftwareSigner::from_bytes(
         Path::new("bench.key"),
         kp.serialize_pem().as_bytes(),
-        &mut || Err("no passphrase".into()),
+        None,
         SignOptions::default(),
     )
     .unwrap();

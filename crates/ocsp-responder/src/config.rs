@@ -274,7 +274,10 @@ impl std::fmt::Debug for IssuerConfig {
             .field("status", &self.status)
             .field("rsigner", &self.rsigner)
             .field("rkey", &self.rkey)
-            .field("passin", &self.passin.as_deref().map(crate::passin::redact))
+            .field(
+                "passin",
+                &self.passin.as_deref().map(ocsp_signer::passin::redact),
+            )
             .field("rmd", &self.rmd)
             .field("rsigopt", &self.rsigopt)
             .field("ndays", &self.ndays)

@@ -2,7 +2,7 @@
 //! answers a request ([`source`]: filter → cache → live signing on a pool), the HTTP
 //! edge ([`http`], [`h1`], [`server`], [`tls`]), health and metrics. [`setup`] is the one
 //! wiring from a [`config::Config`] to the running parts; the `ocsp` binary calls it and
-//! serves. Statuses come from `ocsp-status`.
+//! serves. Statuses come from `ocsp-status`, keys from `ocsp-signer`.
 
 pub mod clock;
 pub mod config;
@@ -13,9 +13,7 @@ pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
 pub mod parse_cache;
-pub mod passin;
 pub mod server;
 pub mod setup;
-pub mod signer;
 pub mod source;
 pub mod tls;

@@ -16,8 +16,6 @@
 use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight, Severity};
 use crate::issuer::{file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig};
-use crate::passin::read_passin;
-use crate::signer::{load_key_file, SignOptions};
 use crate::source::cache::{CacheOptions, CachedSource};
 use crate::source::filter::Filter;
 use crate::source::live::LiveSource;
@@ -27,8 +25,8 @@ use const_oid::db::rfc5280::ID_KP_OCSP_SIGNING;
 use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
 use der::{Decode, Encode};
 use ocsp_proto::response::ResponderIdKind;
-use ocsp_proto::signer::Signer;
 use ocsp_proto::{sigalg, HashAlg, IssuerIdentity, Timestamp};
+use ocsp_signer::{KeySpec, Passin, PromptError, Secret, SignOptions};
 use ocsp_status::config::{OpenError, OpenOptions};
 use ocsp_status::{SharedClock, StatusSource};
 use std::collections::HashMap;
@@ -258,15 +256,15 @@ pub fn read_one_cert(path: &Path) -> Result<Certificate, IssuerError> {
 
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
 /// binary; an error elsewhere).
-pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, String>;
+pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Secret, PromptError>;
 
 /// What makes two issuers share one [`Responder`]: the same certificate and key, the
 /// same signing options and the same response contents.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ResponderSpec {
     rsigner: PathBuf,
-    rkey: PathBuf,
-    options: String,
+    key: KeySpec,
+    options: SignOptions,
     rsigopt: Vec<String>,
     responder_id: ResponderIdConfig,
     resp_no_certs: bool,
@@ -352,8 +350,8 @@ impl<'a> IssuerLoader<'a> {
         let opts = sign_options(cfg)?;
         let key = ResponderSpec {
             rsigner: rsigner_path.clone(),
-            rkey: rkey_path.clone(),
-            options: format!("{opts:?}"),
+            key: KeySpec::file(&rkey_path, cfg.passin.clone().map(Passin::new)),
+            options: opts,
             rsigopt: cfg.rsigopt.clone(),
             responder_id: cfg.responder_id,
             resp_no_certs: cfg.resp_no_certs,
@@ -416,21 +414,13 @@ impl<'a> IssuerLoader<'a> {
     ) -> Result<Responder, IssuerError> {
         let rcert = read_one_cert(rsigner_path)?;
         let delegated = rcert != *ca;
-        let passin = cfg.passin.clone();
+        // The key, described once and loaded in one place (ocsp-signer).
+        let spec = KeySpec::file(rkey_path, cfg.passin.clone().map(Passin::new));
         let prompt = self.prompt;
-        let mut passphrase = || -> Result<Vec<u8>, String> {
-            match &passin {
-                Some(spec) => read_passin(spec)
-                    .map(|s| s.expose().to_vec())
-                    .map_err(|e| e.to_string()),
-                None => prompt(rkey_path),
-            }
-        };
-        let signer =
-            load_key_file(rkey_path, &mut passphrase, opts).map_err(|e| IssuerError::File {
-                path: e.path,
-                reason: e.reason,
-            })?;
+        let signer = ocsp_signer::load(&spec, opts, &mut |p| prompt(p)).map_err(|e| {
+            let (path, kind) = e.into_parts();
+            file_err(&path, kind.to_string())
+        })?;
         let cert_spki = rcert
             .tbs_certificate
             .subject_public_key_info
@@ -511,7 +501,7 @@ impl<'a> IssuerLoader<'a> {
             certs.extend(read_certs(p)?);
         }
         Ok(Responder {
-            signer: Arc::new(signer),
+            signer,
             cert: rcert,
             responder_id,
             certs,

@@ -37,11 +37,11 @@ use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::server::Server;
 use ocsp_responder::setup;
-use ocsp_responder::signer::{software::load_key_bytes, SignOptions};
 use ocsp_responder::source::cache::CacheOptions;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::ResponseSource;
+use ocsp_signer::{SignOptions, SoftwareSigner};
 use ocsp_status::{Lookup, StatusError, StatusSource};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -156,10 +156,10 @@ fn make_ca(cn: &str, key: Option<&rcgen::KeyPair>, alg: &'static rcgen::Signatur
 }
 
 fn served_issuer(ca: &Ca, status: Arc<MapSource>, unknown: UnknownSerial) -> Issuer {
-    let signer = load_key_bytes(
+    let signer = SoftwareSigner::from_bytes(
         Path::new("test-ca.key"),
         ca.key_pem.as_bytes(),
-        &mut || Err("not encrypted".into()),
+        None,
         SignOptions::default(),
     )
     .unwrap();

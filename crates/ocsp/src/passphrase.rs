@@ -1,28 +1,27 @@
-//! Asking for a key's passphrase on the terminal, the one prompt every subcommand uses
-//! when a key is encrypted and no `passin` names where its passphrase is.
+//! The terminal prompt for key passphrases, shared by `serve`, `check-config` and the other
+//! subcommands that load keys.
+//!
+//! On a terminal it asks `Enter pass phrase for KEY: ` with echo off, as openssl does. Off a
+//! terminal (a service, a pipe) it does not wait for input that will never come: it answers
+//! [`PromptError::Unavailable`] with the caller's `fix`, and the key loader ends its message with
+//! it (`KEY: the key is encrypted and no passphrase was given: FIX`).
 
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Ask for the passphrase of the key at `path` on the terminal. Without a terminal,
-/// fail with the file and the fix: `hint` says how to name the passphrase's source in
-/// the caller's terms (`--passin …` for flags, `passin = …` for a configuration).
-pub fn prompt(path: &Path, hint: &str) -> Result<Vec<u8>, String> {
+use ocsp_signer::{PromptError, Secret};
+
+/// Ask for the passphrase of `key` on the terminal; off a terminal, say `fix` instead.
+pub fn prompt(key: &Path, fix: &str) -> Result<Secret, PromptError> {
     if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: the key is encrypted and no passphrase was given: {hint}",
-            path.display()
-        ));
+        return Err(PromptError::Unavailable { fix: fix.into() });
     }
-    rpassword::prompt_password(format!("Enter pass phrase for {}: ", path.display()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{}: cannot read the passphrase: {e}", path.display()))
+    rpassword::prompt_password(format!("Enter pass phrase for {}: ", key.display()))
+        .map(Secret::from)
+        .map_err(PromptError::Failed)
 }
 
-/// The hint for keys named by flags or by a configuration's `[[issuer]]` table.
-pub const PASSIN_HINT: &str = "add --passin pass:…|env:VAR|file:PATH|fd:N|stdin (or passin = \"file:PATH\" in its [[issuer]] table), or run on a terminal to be asked";
-
-/// [`prompt`] with [`PASSIN_HINT`].
-pub fn prompt_passin(path: &Path) -> Result<Vec<u8>, String> {
-    prompt(path, PASSIN_HINT)
+/// [`prompt`] for keys named by flags (`serve`, `presign`): the fix is `--passin`.
+pub fn prompt_passin(key: &Path) -> Result<Secret, PromptError> {
+    prompt(key, ocsp_signer::PASSIN_FIX)
 }

@@ -62,7 +62,7 @@ impl std::str::FromStr for PassinArg {
 
 impl std::fmt::Debug for PassinArg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&ocsp_responder::passin::redact(&self.0))
+        f.write_str(&ocsp_signer::passin::redact(&self.0))
     }
 }
 

@@ -9,9 +9,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use ocsp_responder::passin::read_passin;
-use ocsp_responder::signer::software::load_key_file;
-use ocsp_responder::signer::SignOptions;
+use ocsp_signer::{read_passin, KeySpec, Passin, SignOptions};
 
 const CHILD_SPEC: &str = "OCSP_TEST_PASSIN_CHILD_SPEC";
 
@@ -123,16 +121,19 @@ fn every_form_unlocks_an_openssl_encrypted_key() {
         ],
     );
 
+    // Each form read on its own, then through the key's spec (as the responder loads it).
     let load = |spec: &str| {
-        let secret = read_passin(spec).unwrap_or_else(|e| panic!("{e}"));
-        let mut cb = || Ok(secret.expose().to_vec());
-        load_key_file(&key, &mut cb, SignOptions::default())
+        read_passin(spec).unwrap_or_else(|e| panic!("{e}"));
+        let key = KeySpec::file(&key, Some(Passin::new(spec)));
+        ocsp_signer::load(&key, SignOptions::default(), &mut ocsp_signer::no_prompt)
     };
     load(&pws).unwrap();
     load("pass:s3cret words\r").unwrap();
     let f = std::fs::File::open(&pw).unwrap();
     load(&format!("fd:{}", f.as_raw_fd())).unwrap();
-    let e = load("pass:s3cret words").unwrap_err();
+    let Err(e) = load("pass:s3cret words") else {
+        panic!("loaded with a wrong passphrase")
+    };
     assert_eq!(
         e.to_string(),
         format!("{}: wrong passphrase (check --passin)", key.display())

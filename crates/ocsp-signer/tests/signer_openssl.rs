@@ -12,8 +12,7 @@ use std::sync::Arc;
 use der::{DecodePem, Encode};
 use ocsp_proto::signer::Signer;
 use ocsp_proto::{sigalg, HashAlg};
-use ocsp_responder::signer::software::{load_key_file, no_passphrase};
-use ocsp_responder::signer::{SignOptions, SoftwareSigner};
+use ocsp_signer::{KeySpec, PromptError, Secret, SignOptions};
 use x509_cert::Certificate;
 
 const PASS: &str = "correct horse battery staple";
@@ -59,15 +58,20 @@ fn opts(digest: HashAlg, rsa_pss: bool) -> SignOptions {
     SignOptions { digest, rsa_pss }
 }
 
-/// Load `key`, checking the passphrase callback is called exactly when `encrypted`.
-fn load(key: &Path, encrypted: bool, o: SignOptions) -> SoftwareSigner {
+/// `key` as a key file without a passin (the prompt gives the passphrase).
+fn spec(key: &Path) -> KeySpec {
+    KeySpec::file(key, None)
+}
+
+/// Load `key`, checking the passphrase prompt is called exactly when `encrypted`.
+fn load(key: &Path, encrypted: bool, o: SignOptions) -> Arc<dyn Signer> {
     let calls = Cell::new(0);
-    let mut cb = || {
+    let mut cb = |_: &Path| {
         calls.set(calls.get() + 1);
-        Ok(PASS.as_bytes().to_vec())
+        Ok(Secret::new(PASS.as_bytes().to_vec()))
     };
-    let signer =
-        load_key_file(key, &mut cb, o).unwrap_or_else(|e| panic!("loading {}: {e}", key.display()));
+    let signer = ocsp_signer::load(&spec(key), o, &mut cb)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", key.display()));
     assert_eq!(
         calls.get(),
         usize::from(encrypted),
@@ -78,11 +82,11 @@ fn load(key: &Path, encrypted: bool, o: SignOptions) -> SoftwareSigner {
 }
 
 fn load_err(key: &Path, pass: Option<&str>, o: SignOptions) -> String {
-    let mut cb = || match pass {
-        Some(p) => Ok(p.as_bytes().to_vec()),
-        None => no_passphrase(),
+    let mut cb = |k: &Path| match pass {
+        Some(p) => Ok(Secret::new(p.as_bytes().to_vec())),
+        None => ocsp_signer::no_prompt(k),
     };
-    match load_key_file(key, &mut cb, o) {
+    match ocsp_signer::load(&spec(key), o, &mut cb) {
         Ok(s) => panic!("{} loaded as {}", key.display(), s.describe()),
         Err(e) => e.to_string(),
     }
@@ -141,7 +145,7 @@ fn certificate(
 }
 
 /// Load, sign, and verify with sigalg::verify and with openssl. Returns the signer.
-fn check(dir: &Path, key: &Path, encrypted: bool, kind: Kind, o: SignOptions) -> SoftwareSigner {
+fn check(dir: &Path, key: &Path, encrypted: bool, kind: Kind, o: SignOptions) -> Arc<dyn Signer> {
     check_with_cert_from(dir, key, encrypted, kind, o, key, encrypted)
 }
 
@@ -155,7 +159,7 @@ fn check_with_cert_from(
     o: SignOptions,
     cert_key: &Path,
     cert_key_encrypted: bool,
-) -> SoftwareSigner {
+) -> Arc<dyn Signer> {
     let tag = format!(
         "{}-{}{}",
         key.file_stem()
@@ -677,8 +681,8 @@ fn legacy_wrong_passphrases_never_load_garbage() {
         let want = format!("{}: wrong passphrase (check --passin)", key.display());
         for i in 0..2000 {
             let guess = format!("guess {i}");
-            let mut cb = || Ok(guess.as_bytes().to_vec());
-            match load_key_file(&key, &mut cb, SignOptions::default()) {
+            let mut cb = |_: &Path| Ok(Secret::new(guess.as_bytes().to_vec()));
+            match ocsp_signer::load(&spec(&key), SignOptions::default(), &mut cb) {
                 Ok(_) => panic!("{}: loaded with wrong passphrase {guess:?}", key.display()),
                 Err(e) => assert_eq!(e.to_string(), want),
             }
@@ -701,15 +705,21 @@ fn passphrase_errors_name_the_file_and_the_fix() {
     );
     assert_eq!(
         load_err(&key, None, SignOptions::default()),
-        format!("{name}: encrypted key and no passphrase: give --passin pass:…|env:VAR|file:PATH|fd:N|stdin")
+        format!("{name}: the key is encrypted and no passphrase was given: add --passin pass:…|env:VAR|file:PATH|fd:N|stdin, or run on a terminal to be asked")
     );
-    let mut cb = || Err("stdin is not a terminal; give --passin".to_string());
-    let e = load_key_file(&key, &mut cb, SignOptions::default()).unwrap_err();
+    let mut cb = |_: &Path| {
+        Err(PromptError::Unavailable {
+            fix: "stdin is not a terminal; give --passin".to_string(),
+        })
+    };
+    let Err(e) = ocsp_signer::load(&spec(&key), SignOptions::default(), &mut cb) else {
+        panic!("{name} loaded without a passphrase")
+    };
     assert_eq!(
         e.to_string(),
-        format!("{name}: encrypted key and no passphrase: stdin is not a terminal; give --passin")
+        format!("{name}: the key is encrypted and no passphrase was given: stdin is not a terminal; give --passin")
     );
-    assert_eq!(e.path, key);
+    assert_eq!(e.path(), key);
 }
 
 #[test]
@@ -901,7 +911,6 @@ fn signing_from_many_threads_at_once() {
     let ed = k.gen("ed.pem", &["genpkey", "-algorithm", "ED25519"]);
     signers.push(load(&ed, false, SignOptions::default()));
     for signer in signers {
-        let signer: Arc<dyn Signer> = Arc::new(signer);
         let spki = spki::SubjectPublicKeyInfoOwned::try_from(signer.public_key_der()).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {

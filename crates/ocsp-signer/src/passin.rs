@@ -28,6 +28,19 @@ impl Secret {
     }
 }
 
+impl From<Vec<u8>> for Secret {
+    fn from(bytes: Vec<u8>) -> Secret {
+        Secret(bytes)
+    }
+}
+
+impl From<String> for Secret {
+    /// Takes the string's buffer as it is (no copy is left behind).
+    fn from(text: String) -> Secret {
+        Secret(text.into_bytes())
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -40,6 +53,38 @@ impl Drop for Secret {
     fn drop(&mut self) {
         self.0.fill(0);
         std::hint::black_box(&mut self.0);
+    }
+}
+
+/// Where a passphrase is: a `--passin` argument (`pass:TEXT`, `env:VAR`, `file:PATH`, `fd:N`,
+/// `stdin`), kept as written and read only when a key turns out to be encrypted.
+///
+/// `Debug` and `Display` show it as [`redact`] does (`pass:<redacted>`). Two `Passin`s are
+/// equal when they are written the same.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Passin(String);
+
+impl Passin {
+    /// The source `spec`, not checked until it is read.
+    pub fn new(spec: impl Into<String>) -> Passin {
+        Passin(spec.into())
+    }
+
+    /// Read the passphrase (see [`read_passin`]).
+    pub fn read(&self) -> Result<Secret, PassinError> {
+        read_passin(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Passin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Passin").field(&redact(&self.0)).finish()
+    }
+}
+
+impl std::fmt::Display for Passin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
     }
 }
 
@@ -99,7 +144,7 @@ pub fn read_passin(spec: &str) -> Result<Secret, PassinError> {
                 return Err(fail("file: needs a path (file:PATH)".into()));
             }
             let f = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-            first_line(BufReader::new(f)).map_err(|e| fail(format!("reading {path}: {e}")))
+            first_line(BufReader::new(f)).map_err(|e| fail(format!("cannot read: {e}")))
         }
         Some(("fd", n)) => {
             let n: u32 = n
@@ -107,9 +152,8 @@ pub fn read_passin(spec: &str) -> Result<Secret, PassinError> {
                 .map_err(|_| fail("fd: needs a file descriptor number (fd:N, e.g. fd:3)".into()))?;
             let f = std::fs::File::open(format!("/proc/self/fd/{n}"))
                 .or_else(|_| std::fs::File::open(format!("/dev/fd/{n}")))
-                .map_err(|e| fail(format!("cannot open file descriptor {n}: {e}")))?;
-            first_line(BufReader::new(f))
-                .map_err(|e| fail(format!("reading file descriptor {n}: {e}")))
+                .map_err(|e| fail(format!("cannot open: {e}")))?;
+            first_line(BufReader::new(f)).map_err(|e| fail(format!("cannot read: {e}")))
         }
         _ => Err(fail(format!("unknown form; use {PASSIN_FORMS}"))),
     }
@@ -241,6 +285,10 @@ mod tests {
     #[test]
     fn inline_secret_never_in_errors_or_debug() {
         assert_eq!(redact("pass:hunter2"), "pass:<redacted>");
+        let p = Passin::new("pass:hunter2");
+        assert_eq!(format!("{p:?}"), r#"Passin("pass:<redacted>")"#);
+        assert_eq!(p.to_string(), "pass:<redacted>");
+        assert_eq!(p.read().unwrap().expose(), b"hunter2");
         assert_eq!(redact("env:X"), "env:X");
         assert_eq!(redact("stdin"), "stdin");
         let s = Secret::new(b"hunter2".to_vec());
