@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod ops_support;
 
-use common::*;
-use ops_support::*;
+use crate::{OCSP, ocsp};
+use test_support::prelude::*;
 
 fn start(pki: &Pki, tls: &TlsFiles, extra: &[&str]) -> Responder {
     let mut args = pki.serve_args();
@@ -26,7 +24,7 @@ fn start(pki: &Pki, tls: &TlsFiles, extra: &[&str]) -> Responder {
         .map(String::from),
     );
     args.extend(extra.iter().map(|s| s.to_string()));
-    Responder::start(&args)
+    Responder::start(OCSP, &args)
 }
 
 #[test]
@@ -173,7 +171,7 @@ fn ocsp_query_over_https() {
         &url,
         "--https-cafile",
         p(&tls.ca),
-    ]);
+    ]).parts();
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("good"), "{out}\n{err}");
 }
@@ -184,13 +182,13 @@ fn tls_flags_are_checked() {
     let tls = tls_cert(&pki.dir);
     let mut args = pki.serve_args();
     args.extend(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"].map(String::from));
-    let f = serve_must_fail(&args);
+    let f = serve_must_fail(OCSP, &args);
     assert!(f.stderr.contains("--tls-cert"), "{}", f.stderr);
     // A key that is not the certificate's.
     let other = pki.dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
     let other = tls_cert(&other);
     args.extend(["--tls-cert", p(&tls.cert), "--tls-key", p(&other.key)].map(String::from));
-    let f = serve_must_fail(&args);
+    let f = serve_must_fail(OCSP, &args);
     assert!(f.stderr.contains("does not match"), "{}", f.stderr);
 }

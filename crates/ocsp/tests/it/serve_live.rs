@@ -3,15 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use std::time::Duration;
 
 fn serve(pki: &Pki) -> Responder {
     let mut args = pki.serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
-    Responder::start(args)
+    Responder::start(OCSP, args)
 }
 
 #[test]

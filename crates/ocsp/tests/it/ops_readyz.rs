@@ -5,25 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod ops_support;
 
-use async_trait::async_trait;
-use common::*;
+use test_support::prelude::*;
 use der::Decode;
-use ocsp_proto::response::ResponderIdKind;
-use ocsp_proto::signer::{SignError, Signer};
-use ocsp_proto::{HashAlg, IssuerIdentity, Serial, Timestamp};
+use ocsp_proto::{HashAlg, Serial};
 use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::health::{Health, Ops};
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::issuer::{Issuer, IssuerSet};
 use ocsp_responder::metrics::Exporter;
 use ocsp_responder::server::Server;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, SourceError, StatusSource};
-use ops_support::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,53 +51,6 @@ impl Logs {
     }
 }
 
-/// Every serial is good.
-struct AllGood;
-
-#[async_trait]
-impl StatusSource for AllGood {
-    async fn status(&self, _: &Serial) -> Result<Lookup, SourceError> {
-        Ok(Lookup {
-            status: Some(ocsp_proto::CertStatus::Good),
-            generation: 1,
-        })
-    }
-    async fn generation(&self) -> Result<u64, SourceError> {
-        Ok(1)
-    }
-    fn describe(&self) -> String {
-        "all good".into()
-    }
-}
-
-/// An Ed25519 key that fails while `broken` is set.
-struct Flaky {
-    key: aws_lc_rs::signature::Ed25519KeyPair,
-    spki: Vec<u8>,
-    broken: Arc<AtomicBool>,
-}
-
-impl Signer for Flaky {
-    fn algorithm(&self) -> ocsp_proto::spki::AlgorithmIdentifierOwned {
-        ocsp_proto::spki::AlgorithmIdentifierOwned {
-            oid: ocsp_proto::const_oid::db::rfc8410::ID_ED_25519,
-            parameters: None,
-        }
-    }
-    fn public_key_der(&self) -> &[u8] {
-        &self.spki
-    }
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, SignError> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(SignError("CKR_DEVICE_REMOVED".into()));
-        }
-        Ok(self.key.sign(tbs).as_ref().to_vec())
-    }
-    fn describe(&self) -> String {
-        "flaky Ed25519 test signer".into()
-    }
-}
-
 fn issuer(broken: Arc<AtomicBool>) -> (Issuer, x509_cert::Certificate) {
     let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -114,30 +60,34 @@ fn issuer(broken: Arc<AtomicBool>) -> (Issuer, x509_cert::Certificate) {
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let cert = params.self_signed(&kp).unwrap();
     let cert = x509_cert::Certificate::from_der(cert.der()).unwrap();
-    let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&kp.serialize_der()).unwrap();
-    let spki = rcgen::PublicKeyData::subject_public_key_info(&kp);
-    let responder = Arc::new(Responder {
-        signer: Arc::new(Flaky { key, spki, broken }),
-        cert: cert.clone(),
-        responder_id: ResponderIdKind::by_key(&cert).unwrap(),
-        certs: Vec::new(),
-        not_after: Timestamp::from_x509(&cert.tbs_certificate.validity.not_after),
-        delegated: false,
-    });
-    let issuer = Issuer {
-        name: "Readyz CA".into(),
-        identity: IssuerIdentity::of(&cert).unwrap(),
-        cert: cert.clone(),
-        responder,
-        status: Arc::new(AllGood),
-        validity_secs: 86_400,
-        unknown_serial: UnknownSerial::Unknown,
-    };
+    // An Ed25519 key that fails while `broken` is set, as a pulled PKCS#11 token does.
+    let signer = TestSigner::ed25519(&kp).failing_while(broken, "CKR_DEVICE_REMOVED");
+    // Every serial is good.
+    let status = MemSource::new()
+        .otherwise(ocsp_proto::CertStatus::Good)
+        .described("all good");
+    let issuer = test_support::inproc::issuer(
+        "Readyz CA",
+        &cert,
+        Arc::new(signer),
+        Arc::new(status),
+        86_400,
+        UnknownSerial::Unknown,
+    );
     (issuer, cert)
 }
 
 #[test]
 fn readyz_fails_while_the_signer_is_broken() {
+    // The global tracing subscriber and metrics recorder this test installs, and the log
+    // lines and counters it counts, are the whole process's: it runs in a process of its own.
+    if !run_alone(
+        module_path!(),
+        "readyz_fails_while_the_signer_is_broken",
+        Duration::from_secs(120),
+    ) {
+        return;
+    }
     let logs = Logs::default();
     tracing_subscriber::fmt()
         .with_writer(logs.clone())

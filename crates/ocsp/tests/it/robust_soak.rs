@@ -21,16 +21,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod robust_support;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::der::asn1::OctetString;
 use ocsp_proto::request;
 use ocsp_proto::x509_ocsp::{CertId, OcspResponseStatus};
 use ocsp_proto::{HashAlg, Revocation, RevocationReason, Serial, Timestamp};
 use ocsp_responder::source::index_txt::{IndexEntry, IndexFlag};
-use robust_support::*;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -432,7 +430,7 @@ fn run_soak(secs: u64, rewrite_every: Duration) -> String {
     std::fs::write(&pki.index, index_text(0)).unwrap();
     let mut args = pki.serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     let pid = r.pid();
     let soak = Arc::new(Soak {
         addr: r.addr(),

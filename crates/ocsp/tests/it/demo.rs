@@ -6,65 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+use crate::OCSP;
+use std::io::{BufRead, BufReader};
+use test_support::openssl::require_openssl;
+use test_support::process::run;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const OCSP: &str = env!("CARGO_BIN_EXE_ocsp");
-
-fn require_openssl() {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "these tests need the openssl binary as the peer: apt-get install -y openssl"
-    );
-}
-
-/// Run a command, killing it after `limit`.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let desc = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{desc}: cannot start: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{desc}: still running after {limit:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -74,20 +24,10 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// `openssl ARGS` in `dir`; panics with its output unless it succeeds.
+/// `openssl ARGS` in `dir`; panics with its output unless it succeeds. Returns stdout and
+/// stderr together (openssl prints verdicts on stderr).
 fn openssl(dir: &Path, args: &[&str]) -> String {
-    let o = run(
-        Command::new("openssl").args(args).current_dir(dir),
-        Duration::from_secs(30),
-    );
-    let t = text(&o);
-    assert!(
-        o.status.success(),
-        "openssl {}: {}\n{t}",
-        args.join(" "),
-        o.status
-    );
-    t
+    text(&test_support::openssl::openssl(dir, args))
 }
 
 /// `openssl ocsp` with verification on, as the demo prints it.

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use std::sync::OnceLock;
 
 fn a() -> &'static Pki {
@@ -41,7 +41,7 @@ fn file_name(path: &std::path::Path) -> String {
 #[test]
 fn good_setup_starts() {
     // The control for every refusal below.
-    let r = Responder::start(with_listen(a().serve_args()));
+    let r = Responder::start(OCSP, with_listen(a().serve_args()));
     assert!(r.addr().port() != 0);
 }
 
@@ -55,7 +55,7 @@ fn wrong_passphrase() {
         "--passin",
         &format!("file:{}", wrong.display()),
     );
-    let f = serve_must_fail(args);
+    let f = serve_must_fail(OCSP, args);
     assert!(
         f.stderr.contains(&file_name(&pki.responder.key)),
         "names the key file:\n{}",
@@ -74,7 +74,7 @@ fn encrypted_key_without_passin_and_no_terminal() {
     let mut args = with_listen(pki.serve_args());
     let i = args.iter().position(|a| a == "--passin").unwrap();
     args.drain(i..i + 2);
-    let f = serve_must_fail(args);
+    let f = serve_must_fail(OCSP, args);
     assert!(
         f.stderr.contains("--passin"),
         "tells how to give it:\n{}",
@@ -92,7 +92,7 @@ fn key_not_matching_certificate() {
     let pki = a();
     // A key of the right kind, just not the certificate's: the CA's (same passphrase).
     let args = set(with_listen(pki.serve_args()), "--rkey", p(&pki.cakey));
-    let f = serve_must_fail(args);
+    let f = serve_must_fail(OCSP, args);
     assert!(f.stderr.contains(&file_name(&pki.cakey)), "{}", f.stderr);
     assert!(
         f.stderr.to_lowercase().contains("does not match"),
@@ -106,7 +106,7 @@ fn responder_certificate_of_another_ca() {
     let a = a();
     let b = b();
     let args = with_listen(a.serve_args_with(&b.responder));
-    let f = serve_must_fail(args);
+    let f = serve_must_fail(OCSP, args);
     assert!(
         f.stderr.contains(p(&b.responder.cert)),
         "names the responder certificate:\n{}",
@@ -123,7 +123,7 @@ fn responder_certificate_of_another_ca() {
 fn delegated_certificate_without_ocsp_signing() {
     let pki = a();
     let plain = pki.issue_responder("no_eku", KeyAlg::P256, "usr_cert");
-    let f = serve_must_fail(with_listen(pki.serve_args_with(&plain)));
+    let f = serve_must_fail(OCSP, with_listen(pki.serve_args_with(&plain)));
     assert!(f.stderr.contains(&file_name(&plain.cert)), "{}", f.stderr);
     assert!(
         f.stderr.contains("OCSPSigning"),
@@ -144,7 +144,7 @@ fn bad_index_line_stops_the_start() {
     lines.push("X\tnot a valid line");
     std::fs::write(&index, lines.join("\n") + "\n").unwrap();
     let args = set(with_listen(pki.serve_args()), "--index", p(&index));
-    let f = serve_must_fail(args);
+    let f = serve_must_fail(OCSP, args);
     assert!(
         f.stderr.contains("index.txt:3:"),
         "`file:line: why` for the bad third line:\n{}",
@@ -156,21 +156,21 @@ fn bad_index_line_stops_the_start() {
 fn missing_files_are_named() {
     let pki = a();
     let missing = pki.dir.join("no-such-index.txt");
-    let f = serve_must_fail(set(with_listen(pki.serve_args()), "--index", p(&missing)));
+    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--index", p(&missing)));
     assert!(f.stderr.contains("no-such-index.txt"), "{}", f.stderr);
     let missing = pki.dir.join("no-such-ca.pem");
-    let f = serve_must_fail(set(with_listen(pki.serve_args()), "--ca", p(&missing)));
+    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--ca", p(&missing)));
     assert!(f.stderr.contains("no-such-ca.pem"), "{}", f.stderr);
     let missing = pki.dir.join("no-such-key.pem");
-    let f = serve_must_fail(set(with_listen(pki.serve_args()), "--rkey", p(&missing)));
+    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--rkey", p(&missing)));
     assert!(f.stderr.contains("no-such-key.pem"), "{}", f.stderr);
 }
 
 #[test]
 fn nothing_to_serve_or_nowhere_to_listen() {
-    let f = serve_must_fail(["--listen", "127.0.0.1:0"]);
+    let f = serve_must_fail(OCSP, ["--listen", "127.0.0.1:0"]);
     assert!(f.stderr.contains("--ca"), "{}", f.stderr);
-    let f = serve_must_fail(a().serve_args());
+    let f = serve_must_fail(OCSP, a().serve_args());
     assert!(
         f.stderr.contains("--port") || f.stderr.contains("--listen"),
         "{}",
@@ -188,7 +188,7 @@ fn unknown_config_key_is_refused_with_its_name() {
         format!("[server]\nlisten = [\"127.0.0.1:0\"]\n{table}"),
     )
     .unwrap();
-    let f = serve_must_fail(["--config", p(&cfg)]);
+    let f = serve_must_fail(OCSP, ["--config", p(&cfg)]);
     assert!(
         f.stderr.contains("rsinger"),
         "names the unknown key:\n{}",
@@ -209,7 +209,7 @@ fn unknown_config_key_is_refused_with_its_name() {
         ),
     )
     .unwrap();
-    let f = serve_must_fail(["--config", p(&cfg)]);
+    let f = serve_must_fail(OCSP, ["--config", p(&cfg)]);
     assert!(f.stderr.contains("lisen"), "{}", f.stderr);
 }
 
@@ -226,13 +226,13 @@ fn same_ca_twice_is_refused() {
         ),
     )
     .unwrap();
-    let f = serve_must_fail(["--config", p(&cfg)]);
+    let f = serve_must_fail(OCSP, ["--config", p(&cfg)]);
     assert!(f.stderr.contains("twice"), "{}", f.stderr);
 }
 
 #[test]
 fn sha1_signatures_are_refused() {
-    let f = serve_must_fail(
+    let f = serve_must_fail(OCSP, 
         [
             with_listen(a().serve_args()),
             vec!["--rmd".into(), "sha1".into()],
@@ -256,7 +256,7 @@ fn responder_certificate_not_valid_now() {
             "20210101000000Z",
         ],
     );
-    let f = serve_must_fail(with_listen(pki.serve_args_with(&old)));
+    let f = serve_must_fail(OCSP, with_listen(pki.serve_args_with(&old)));
     assert!(f.stderr.contains(&file_name(&old.cert)), "{}", f.stderr);
     assert!(f.stderr.contains("not valid"), "{}", f.stderr);
     let future = pki.issue_responder_with(
@@ -270,6 +270,6 @@ fn responder_certificate_not_valid_now() {
             &openssl_date(unix_now() + 86_400 * 400),
         ],
     );
-    let f = serve_must_fail(with_listen(pki.serve_args_with(&future)));
+    let f = serve_must_fail(OCSP, with_listen(pki.serve_args_with(&future)));
     assert!(f.stderr.contains(&file_name(&future.cert)), "{}", f.stderr);
 }

@@ -1,10 +1,10 @@
 //! `ocsp inspect` on requests and responses made by the real openssl, in every input form.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod query_pki;
 
+use crate::{ocsp, ocsp_stdin};
 use base64::Engine as _;
-use query_pki::*;
+use test_support::prelude::*;
 
 /// A request (with nonce) for `good` and `revoked` by openssl, and openssl's answer to it.
 fn messages(pki: &Pki) -> (Vec<u8>, Vec<u8>) {
@@ -14,7 +14,7 @@ fn messages(pki: &Pki) -> (Vec<u8>, Vec<u8>) {
         &[
             "ocsp",
             "-issuer",
-            "ca.pem",
+            "cacert.pem",
             "-cert",
             "good.pem",
             "-cert",
@@ -35,7 +35,7 @@ fn messages(pki: &Pki) -> (Vec<u8>, Vec<u8>) {
             "-rkey",
             "ec.key",
             "-CA",
-            "ca.pem",
+            "cacert.pem",
             "-reqin",
             "req.der",
             "-respout",
@@ -52,7 +52,7 @@ fn messages(pki: &Pki) -> (Vec<u8>, Vec<u8>) {
 
 #[test]
 fn request_in_every_form() {
-    let pki = Pki::new();
+    let pki = Pki::client_set();
     let (req, _) = messages(&pki);
     let b64 = base64::engine::general_purpose::STANDARD.encode(&req);
     let pem = format!(
@@ -105,7 +105,7 @@ fn request_in_every_form() {
 
 #[test]
 fn response_text_and_json() {
-    let pki = Pki::new();
+    let pki = Pki::client_set();
     let (_, resp) = messages(&pki);
     let path = pki.file("resp.der").display().to_string();
     let r = ocsp(&["inspect", &path]);
@@ -148,7 +148,7 @@ fn response_text_and_json() {
 
 #[test]
 fn bad_input_names_the_byte_and_what_was_expected() {
-    let pki = Pki::new();
+    let pki = Pki::client_set();
     let (req, resp) = messages(&pki);
     // Truncated request.
     let r = ocsp_stdin(&["inspect"], Some(&req[..req.len() - 3]));

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use std::sync::OnceLock;
 
 /// Two CAs whose leaves share serial numbers (both start at 1000) but not statuses:
@@ -41,7 +41,7 @@ fn config(extra_server: &str, tables: &[String]) -> tempfile::NamedTempFile {
 fn serve_both() -> (Responder, tempfile::NamedTempFile) {
     let (a, b) = cas();
     let cfg = config("", &[a.issuer_toml(), b.issuer_toml()]);
-    let r = Responder::start(["--config", p(cfg.path())]);
+    let r = Responder::start(OCSP, ["--config", p(cfg.path())]);
     (r, cfg)
 }
 
@@ -180,7 +180,7 @@ fn per_issuer_settings_from_the_config() {
     let ta = a.issuer_toml() + "ndays = 2\nunknown_serial = \"revoked\"\n";
     let tb = b.issuer_toml() + "nmin = 600\nresponder_id = \"name\"\nrmd = \"sha512\"\n";
     let cfg = config("", &[ta, tb]);
-    let r = Responder::start(["--config", p(cfg.path())]);
+    let r = Responder::start(OCSP, ["--config", p(cfg.path())]);
     let q = a.query(&r.url(), &["-serial", "0xDEAD", "-resp_text"]);
     q.assert_status("0xDEAD", "revoked");
     assert!(q.stdout.contains("certificateHold"), "{}", q.all());
@@ -207,7 +207,7 @@ fn relative_paths_are_taken_from_the_config_directory() {
     )
     .unwrap();
     // Run from another directory.
-    let r = Responder::start(["--config", p(&cfg)]);
+    let r = Responder::start(OCSP, ["--config", p(&cfg)]);
     let leaf = p(&a.cert("leaf")).to_string();
     a.query(&r.url(), &["-cert", &leaf])
         .assert_status(&leaf, "good");
@@ -219,7 +219,7 @@ fn flags_add_a_ca_to_the_config() {
     let cfg = config("", &[b.issuer_toml()]);
     let mut args = vec!["--config".to_string(), p(cfg.path()).to_string()];
     args.extend(a.serve_args());
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     let la = p(&a.cert("leaf")).to_string();
     let lb = p(&b.cert("leaf")).to_string();
     a.query(&r.url(), &["-cert", &la])
@@ -236,14 +236,14 @@ fn unknown_config_keys_are_refused_by_name() {
         (a.issuer_toml().replace("passin", "pasin"), "pasin"),
     ] {
         let cfg = config("", &[bad]);
-        let f = serve_must_fail(["--config", p(cfg.path())]);
+        let f = serve_must_fail(OCSP, ["--config", p(cfg.path())]);
         assert!(f.stderr.contains(key), "names {key}:\n{}", f.stderr);
     }
     let cfg = config("[server.limits]\nmax_body = 5\n", &[a.issuer_toml()]);
-    let f = serve_must_fail(["--config", p(cfg.path())]);
+    let f = serve_must_fail(OCSP, ["--config", p(cfg.path())]);
     assert!(f.stderr.contains("max_body"), "{}", f.stderr);
     let cfg = config("", &[a.issuer_toml().replace("[[issuer]]", "[[issuers]]")]);
-    let f = serve_must_fail(["--config", p(cfg.path())]);
+    let f = serve_must_fail(OCSP, ["--config", p(cfg.path())]);
     assert!(f.stderr.contains("issuers"), "{}", f.stderr);
 }
 
@@ -254,7 +254,7 @@ fn server_limits_from_the_config_apply() {
         "[server.limits]\nmax_body_bytes = 100\n",
         &[a.issuer_toml()],
     );
-    let r = Responder::start(["--config", p(cfg.path())]);
+    let r = Responder::start(OCSP, ["--config", p(cfg.path())]);
     let resp = http(r.addr(), &post_req("/", &[0u8; 200], &[]));
     assert_eq!(resp.status, 413);
 }

@@ -17,13 +17,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod robust_support;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::{HashAlg, Serial};
 use ocsp_responder::source::index_txt::{parse, IndexEntry, IndexFlag};
-use robust_support::*;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -51,7 +49,7 @@ impl Rig {
         args.extend(
             ["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"].map(String::from),
         );
-        let r = Responder::start(&args);
+        let r = Responder::start(OCSP, &args);
         let metrics = r
             .stdout()
             .lines()
@@ -425,8 +423,8 @@ fn index_replaced_by_a_fifo_wedges_nothing() {
 fn sigterm_exits_within_the_grace_period_even_with_a_stuck_index_read() {
     let pki = Pki::new("Stuck");
     let s = serial_of(&pki.issue("a"));
-    let cfg = config_with_limits(&pki, "shutdown_grace_secs = 2\nrequest_timeout_secs = 1");
-    let mut r = Responder::start(["--config", p(&cfg)]);
+    let cfg = pki.config_with_limits("shutdown_grace_secs = 2\nrequest_timeout_secs = 1");
+    let mut r = Responder::start(OCSP, ["--config", p(&cfg)]);
     let checker = Checker::new(&pki);
     let der = checker.request(&[s], HashAlg::Sha1, Some(&[1; 8]));
     let resp = http(r.addr(), &post_req("/", &der, &["Connection: close"]));

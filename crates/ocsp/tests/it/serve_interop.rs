@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::const_oid::db::rfc6960::{ID_PKIX_OCSP_EXTENDED_REVOKE, ID_PKIX_OCSP_NONCE};
 use ocsp_proto::x509_ocsp::ResponderId;
 use ocsp_proto::Timestamp;
@@ -32,7 +32,7 @@ fn serve_a(extra: &[&str]) -> Responder {
     let mut args = a().serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    Responder::start(args)
+    Responder::start(OCSP, args)
 }
 
 fn c(name: &str) -> String {
@@ -58,7 +58,7 @@ fn seed_command_translated() {
     // ocsp serve --index index.txt --port 2560 --rsigner ocsp_responder.crt
     //   --rkey ocsp_responder.key --ca cacert.pem --text   (port 0 here)
     let pki = a();
-    let r = Responder::start([
+    let r = Responder::start(OCSP, [
         "--index",
         p(&pki.index),
         "--port",
@@ -111,7 +111,7 @@ fn port_listens_on_ipv6_loopback_too() {
     let pki = a();
     let mut args = pki.serve_args();
     args.extend(["--port".to_string(), "0".to_string()]);
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     let port = r.addr().port();
     let good = c("good");
     for url in [
@@ -132,7 +132,7 @@ fn listen_flag_is_repeatable() {
             .iter()
             .map(|s| s.to_string()),
     );
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     assert_eq!(r.listening().len(), 2, "one line per listener");
     let good = c("good");
     for a in r.listening() {
@@ -152,7 +152,7 @@ fn listen_forms() {
     for form in forms {
         let mut args = pki.serve_args();
         args.extend(["--listen".to_string(), form.to_string()]);
-        let r = Responder::start(args);
+        let r = Responder::start(OCSP, args);
         assert!(
             r.listening()[0].ip().is_loopback(),
             "{form}: {:?}",
@@ -569,7 +569,7 @@ fn delegated_cert_included_unless_resp_no_certs() {
 #[test]
 fn ca_signed_without_rsigner() {
     let pki = a();
-    let r = Responder::start([
+    let r = Responder::start(OCSP, [
         "--index",
         p(&pki.index),
         "--ca",
@@ -597,7 +597,7 @@ fn check_signer(files: &SignerFiles, extra: &[&str], sigalg_text: &str) {
     let mut args = pki.serve_args_with(files);
     args.extend(["--listen", "127.0.0.1:0"].iter().map(|s| s.to_string()));
     args.extend(extra.iter().map(|s| s.to_string()));
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     let good = c("good");
     let revoked = c("revoked");
     let q = pki.query(&r.url(), &["-cert", &good, "-cert", &revoked, "-resp_text"]);
@@ -673,7 +673,7 @@ fn next_update_never_after_the_responder_certificate_expires() {
     );
     let mut args = pki.serve_args_with(&short);
     args.extend(["--listen", "127.0.0.1:0"].iter().map(|s| s.to_string()));
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     let good = c("good");
     for extra in [&[][..], &["-no_nonce"][..]] {
         let mut q_args = vec!["-cert", good.as_str()];

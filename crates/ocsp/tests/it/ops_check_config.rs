@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod ops_support;
 
-use common::*;
-use ops_support::*;
+use crate::{OCSP, ocsp};
+use test_support::prelude::*;
 use std::path::Path;
 
 #[test]
@@ -24,7 +22,7 @@ fn a_good_configuration_passes() {
             pki.issuer_toml()
         ),
     );
-    let (code, out, err) = ocsp(&["check-config", p(&cfg)]);
+    let (code, out, err) = ocsp(&["check-config", p(&cfg)]).parts();
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("configuration OK"), "{out}");
     assert!(out.contains("ok: [tls] cert"), "{out}");
@@ -99,7 +97,7 @@ ndays = 10
             c_pass = c.passin(),
         ),
     );
-    let (code, out, err) = ocsp(&["check-config", p(&cfg)]);
+    let (code, out, err) = ocsp(&["check-config", p(&cfg)]).parts();
     assert_eq!(code, Some(1), "{out}\n{err}");
     let errors: Vec<&str> = out
         .lines()
@@ -132,7 +130,7 @@ ndays = 10
     drop(taken);
 
     // --no-bind skips the bind test (the port in use is no longer a problem).
-    let (code, out, _) = ocsp(&["check-config", "--no-bind", p(&cfg)]);
+    let (code, out, _) = ocsp(&["check-config", "--no-bind", p(&cfg)]).parts();
     assert_eq!(code, Some(1));
     assert!(
         !out.contains(&format!("{taken_addr}: cannot listen")),
@@ -144,10 +142,10 @@ ndays = 10
 fn toml_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "typo.toml", "[server]\nlisten = [\"127.0.0.1:0\"]\n[[issuer]]\nca = \"a\"\nindex = \"b\"\nrsinger = \"c\"\n");
-    let (code, out, _) = ocsp(&["check-config", p(&cfg)]);
+    let (code, out, _) = ocsp(&["check-config", p(&cfg)]).parts();
     assert_eq!(code, Some(1));
     assert!(out.contains("rsinger") && out.contains("line 6"), "{out}");
-    let (code, out, _) = ocsp(&["check-config", p(&dir.path().join("missing.toml"))]);
+    let (code, out, _) = ocsp(&["check-config", p(&dir.path().join("missing.toml"))]).parts();
     assert_eq!(code, Some(1));
     assert!(out.contains("cannot read"), "{out}");
 }
@@ -195,7 +193,7 @@ fn the_example_configuration_is_checked_and_served() {
     let pre = unit_args("ExecStartPre", &cfg);
     let pre: Vec<&str> = pre.iter().map(String::as_str).collect();
     assert_eq!(pre[0], "check-config");
-    let (code, out, err) = ocsp(&pre);
+    let (code, out, err) = ocsp(&pre).parts();
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("Example CA"), "{out}");
     // The unit's ExecStart, with the example's listeners moved to free ports by flags.
@@ -203,7 +201,7 @@ fn the_example_configuration_is_checked_and_served() {
     assert_eq!(start[0], "serve");
     start.remove(0);
     start.extend(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"].map(String::from));
-    let r = Responder::start(&start);
+    let r = Responder::start(OCSP, &start);
     let q = pki.query(&r.url(), &["-cert", p(&good)]);
     assert!(q.verified(), "{}", q.all());
     q.assert_status(p(&good), "good");

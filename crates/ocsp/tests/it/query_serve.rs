@@ -2,76 +2,15 @@
 //! `openssl ca` at test time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod query_pki;
 
-use query_pki::*;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use crate::{ocsp, OCSP};
+use test_support::prelude::*;
 
-/// `ocsp serve … --port 0`, killed on drop.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(pki: &Pki, extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ocsp"))
-            .arg("serve")
-            .args(["--index", "index.txt", "--ca", "ca.pem", "--port", "0"])
-            .args(extra)
-            .current_dir(pki.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut s);
-            let _ = err_tx.send(s);
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                    break;
-                }
-            }
-            for _ in lines {}
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(u) => u,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = err_rx
-                    .recv_timeout(Duration::from_secs(5))
-                    .unwrap_or_default();
-                panic!("ocsp serve printed no `listening on` line; stderr:\n{err}");
-            }
-        };
-        // A wildcard listener is reached through loopback.
-        let url = url
-            .replace("://[::]:", "://[::1]:")
-            .replace("://0.0.0.0:", "://127.0.0.1:");
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `ocsp serve --index … --ca … --port 0 EXTRA` for the client PKI, killed on drop.
+fn serve(pki: &Pki, extra: &[&str]) -> Responder {
+    let mut args = vec!["--index", p(&pki.index), "--ca", p(&pki.cacert), "--port", "0"];
+    args.extend_from_slice(extra);
+    Responder::start(OCSP, args)
 }
 
 fn json(r: &Run) -> serde_json::Value {
@@ -80,9 +19,10 @@ fn json(r: &Run) -> serde_json::Value {
 
 #[test]
 fn query_against_serve_delegated_and_ca_signed() {
-    let pki = Pki::new();
-    let delegated = Serve::start(&pki, &["--rsigner", "ec.pem", "--rkey", "ec.key"]);
-    let ca_signed = Serve::start(&pki, &["--rkey", "ca.key"]);
+    let pki = Pki::client_set();
+    let (ec_pem, ec_key) = (pki.pem("ec"), pki.key("ec"));
+    let delegated = serve(&pki, &["--rsigner", &ec_pem, "--rkey", p(&ec_key)]);
+    let ca_signed = serve(&pki, &["--rkey", p(&pki.cakey)]);
     for (serve, kind) in [(&delegated, "delegated"), (&ca_signed, "issuer")] {
         let r = ocsp(&[
             "query",
@@ -95,7 +35,7 @@ fn query_against_serve_delegated_and_ca_signed() {
             "--issuer",
             &pki.pem("ca"),
             "--url",
-            &serve.url,
+            &serve.url(),
             "--require-nonce",
             "--cafile",
             &pki.pem("ca"),
@@ -120,7 +60,7 @@ fn query_against_serve_delegated_and_ca_signed() {
                 "--issuer",
                 &pki.pem("ca"),
                 "--url",
-                &serve.url,
+                &serve.url(),
                 "--method",
                 &method.to_lowercase(),
                 extra,
@@ -144,7 +84,7 @@ fn query_against_serve_delegated_and_ca_signed() {
         "--issuer",
         &pki.pem("ca"),
         "--url",
-        &delegated.url,
+        &delegated.url(),
         "--respout",
         &resp,
     ])

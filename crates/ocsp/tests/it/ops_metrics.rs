@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod ops_support;
 
-use common::*;
-use ops_support::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use std::time::Duration;
 
 #[test]
@@ -17,7 +15,7 @@ fn metrics_are_scraped_and_parsed() {
     let good = pki.issue("good");
     let mut args = pki.serve_args();
     args.extend(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"].map(String::from));
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     let m = metrics_addr(&r);
 
     // Traffic: a POST answered good (twice: the second from the cache), a GET with a
@@ -161,7 +159,7 @@ fn access_lines_name_the_client_only_when_asked_and_json_parses() {
     let good = pki.issue("good");
     let mut args = pki.serve_args();
     args.extend(["--listen", "127.0.0.1:0", "--log-format", "json"].map(String::from));
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     pki.query(&r.url(), &["-cert", p(&good)])
         .assert_status(p(&good), "good");
     assert!(
@@ -183,7 +181,7 @@ fn access_lines_name_the_client_only_when_asked_and_json_parses() {
     }
 
     args.push("--log-client-addr".into());
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     pki.query(&r.url(), &["-cert", p(&good)])
         .assert_status(p(&good), "good");
     assert!(r.wait_stderr("\"target\":\"ocsp::access\"", Duration::from_secs(5)));
@@ -199,7 +197,7 @@ fn access_lines_name_the_client_only_when_asked_and_json_parses() {
     // A log filter from the command line.
     let mut quiet = pki.serve_args();
     quiet.extend(["--listen", "127.0.0.1:0", "--log-filter", "warn"].map(String::from));
-    let r = Responder::start(&quiet);
+    let r = Responder::start(OCSP, &quiet);
     pki.query(&r.url(), &["-cert", p(&good)])
         .assert_status(p(&good), "good");
     std::thread::sleep(Duration::from_millis(200));
@@ -207,7 +205,7 @@ fn access_lines_name_the_client_only_when_asked_and_json_parses() {
     // A filter that does not parse is refused.
     let mut bad = pki.serve_args();
     bad.extend(["--listen", "127.0.0.1:0", "--log-filter", "ocsp=loud"].map(String::from));
-    let f = serve_must_fail(&bad);
+    let f = serve_must_fail(OCSP, &bad);
     assert!(f.stderr.contains("--log-filter"), "{}", f.stderr);
 }
 
@@ -216,7 +214,7 @@ fn sighup_runs_the_preflight_again() {
     let pki = Pki::new("H");
     let mut args = pki.serve_args();
     args.extend(["--listen", "127.0.0.1:0"].map(String::from));
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     // The seed's v3_OCSP section has no ocsp-nocheck: warned at start.
     assert!(
         r.wait_stderr("id-pkix-ocsp-nocheck", Duration::from_secs(5)),

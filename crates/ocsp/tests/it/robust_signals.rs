@@ -14,12 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod robust_support;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::{HashAlg, Serial};
-use robust_support::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,8 +175,8 @@ fn pki_and_serials(name: &str) -> (Pki, Vec<Serial>) {
 
 fn sigterm_or_sigint_under_load(sig: &str) {
     let (pki, serials) = pki_and_serials(&format!("Sig{sig}"));
-    let cfg = config_with_limits(&pki, "shutdown_grace_secs = 5");
-    let mut r = Responder::start(["--config", p(&cfg)]);
+    let cfg = pki.config_with_limits("shutdown_grace_secs = 5");
+    let mut r = Responder::start(OCSP, ["--config", p(&cfg)]);
     let addr = r.addr();
     let pid = r.pid();
     let load = Arc::new(Load {
@@ -339,8 +337,8 @@ fn sigint_under_load_loses_no_accepted_request() {
 #[test]
 fn grace_period_bounds_the_wait_for_clients_that_never_finish() {
     let (pki, serials) = pki_and_serials("Grace");
-    let cfg = config_with_limits(&pki, "shutdown_grace_secs = 2\nheader_timeout_secs = 30\nbody_timeout_secs = 30\nidle_timeout_secs = 30");
-    let mut r = Responder::start(["--config", p(&cfg)]);
+    let cfg = pki.config_with_limits("shutdown_grace_secs = 2\nheader_timeout_secs = 30\nbody_timeout_secs = 30\nidle_timeout_secs = 30");
+    let mut r = Responder::start(OCSP, ["--config", p(&cfg)]);
     let addr = r.addr();
     let checker = Checker::new(&pki);
     let der = checker.request(&serials[..1], HashAlg::Sha256, None);
@@ -374,7 +372,7 @@ fn sighup_reloads_the_index() {
     let (pki, serials) = pki_and_serials("Hup");
     let mut args = pki.serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     let addr = r.addr();
     let checker = Checker::new(&pki);
     let pid = r.pid();

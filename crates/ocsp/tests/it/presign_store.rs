@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use std::process::Command;
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ fn presigned_store_is_loaded_checked_and_never_stale() {
             .iter()
             .map(|s| s.to_string()),
     );
-    let r = Responder::start(args);
+    let r = Responder::start(OCSP, args);
     assert!(
         r.wait_stderr("response store loaded", Duration::from_secs(10)),
         "{}",
@@ -71,7 +71,7 @@ fn presigned_store_is_loaded_checked_and_never_stale() {
             .iter()
             .map(|s| s.to_string()),
     );
-    let r2 = Responder::start(args);
+    let r2 = Responder::start(OCSP, args);
     assert!(
         r2.wait_stderr("response store not loaded", Duration::from_secs(10)),
         "{}",

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::der::DecodePem;
 use ocsp_proto::x509_cert::Certificate;
 use ocsp_proto::{HashAlg, Serial};
@@ -31,7 +31,7 @@ fn b() -> &'static Pki {
 fn serve() -> Responder {
     let mut args = a().serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
-    Responder::start(args)
+    Responder::start(OCSP, args)
 }
 
 fn good() -> String {

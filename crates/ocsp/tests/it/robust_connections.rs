@@ -13,13 +13,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod robust_support;
 
-use common::*;
+use crate::OCSP;
+use test_support::prelude::*;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::{HashAlg, Serial};
-use robust_support::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,7 +57,7 @@ fn a_thousand_hostile_connections_do_not_slow_or_corrupt_a_normal_client() {
     let absent = Serial::from_hex("DEAD01").unwrap();
     let mut args = pki.serve_args();
     args.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
-    let r = Responder::start(&args);
+    let r = Responder::start(OCSP, &args);
     let addr = r.addr();
     let pid = r.pid();
     let view = IndexView::read(&pki.index);
@@ -251,12 +249,11 @@ fn a_thousand_hostile_connections_do_not_slow_or_corrupt_a_normal_client() {
 fn every_connection_limit_is_enforced() {
     let pki = Pki::new("Lim");
     let good = serial_of(&pki.issue("good"));
-    let cfg = config_with_limits(
-        &pki,
+    let cfg = pki.config_with_limits(
         "header_timeout_secs = 1\nbody_timeout_secs = 1\nidle_timeout_secs = 1\n\
          max_connections = 8\nmax_cert_ids = 4\nmax_body_bytes = 2048\nmax_uri_bytes = 4096",
     );
-    let r = Responder::start(["--config", p(&cfg)]);
+    let r = Responder::start(OCSP, ["--config", p(&cfg)]);
     let addr = r.addr();
     let view = IndexView::read(&pki.index);
     let checker = Checker::new(&pki);
