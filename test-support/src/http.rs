@@ -82,6 +82,12 @@ impl Conn {
             .unwrap_or_else(|e| panic!("cannot send {} bytes: {e}", bytes.len()));
     }
 
+    /// Write bytes; the error if the peer stops reading or closes (for hostile sends).
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let s = self.reader.get_mut();
+        s.write_all(bytes).and_then(|()| s.flush())
+    }
+
     /// Read one response; `head` when it answers a HEAD request (no body).
     pub fn read_response(&mut self, head: bool) -> std::io::Result<HttpResponse> {
         let mut line = String::new();

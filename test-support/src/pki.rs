@@ -206,6 +206,7 @@ private_key       = $dir/private/cakey.pem
 serial            = $dir/serial
 default_md        = sha256
 default_days      = 365
+default_crl_days  = 7
 policy            = policy_anything
 unique_subject    = no
 copy_extensions   = none

@@ -128,6 +128,16 @@ impl MemSource {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Replace every entry with `entries` (hex serial, status), and bump the generation.
+    pub fn reset(&self, entries: &[(&str, CertStatus)]) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        *map = entries
+            .iter()
+            .map(|(hex, status)| (serial(hex), status.clone()))
+            .collect();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
     fn lookup(&self, s: &Serial) -> Lookup {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         Lookup {

@@ -70,6 +70,11 @@ impl Rig {
     /// Ask for every serial, cacheable (GET) and with a nonce (POST); every answer must
     /// verify and agree with `view`.
     fn ask(&mut self, view: &IndexView, when: &str) {
+        self.ask_any(&[view], when);
+    }
+
+    /// [`Rig::ask`], each answer agreeing with one of `views`.
+    fn ask_any(&mut self, views: &[&IndexView], when: &str) {
         let addr = self.r.addr();
         for s in &self.serials {
             for alg in [HashAlg::Sha1, HashAlg::Sha256] {
@@ -77,7 +82,7 @@ impl Rig {
                 let path = get_path_of(&der);
                 let resp = http(addr, &get_req(&path, &["Connection: close"]));
                 assert_eq!(resp.status, 200, "{when}: GET {s}");
-                if let Err(e) = self.checker.check(&der, &resp.body, &[view]) {
+                if let Err(e) = self.checker.check(&der, &resp.body, views) {
                     panic!("{when}: GET for {s}: {e}\nstderr:\n{}", self.r.stderr());
                 }
                 self.nonce += 1;
@@ -87,7 +92,7 @@ impl Rig {
                     .request(std::slice::from_ref(s), alg, Some(&nonce));
                 let resp = http(addr, &post_req("/", &der, &["Connection: close"]));
                 assert_eq!(resp.status, 200, "{when}: POST {s}");
-                if let Err(e) = self.checker.check(&der, &resp.body, &[view]) {
+                if let Err(e) = self.checker.check(&der, &resp.body, views) {
                     panic!("{when}: POST for {s}: {e}\nstderr:\n{}", self.r.stderr());
                 }
             }
@@ -306,6 +311,7 @@ fn bad_index_files_keep_the_last_good_state_and_are_reported_once() {
     let next = next_version(good, 6);
     let next_view = IndexView::from_entries(&next);
     let text = text_of(&next).into_bytes();
+    let empty_view = IndexView::default();
     let from = rig.r.stderr().len();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -331,8 +337,20 @@ fn bad_index_files_keep_the_last_good_state_and_are_reported_once() {
         f.flush().unwrap();
         written = cut;
         std::thread::sleep(Duration::from_millis(400));
-        rig.ask(
-            &good_view,
+        // Opening with O_TRUNC leaves the file empty for an instant before the first piece,
+        // and an empty index.txt is valid (a new CA's). A responder that read it in that
+        // instant states it, which is right (never older than the file); so the empty state
+        // is allowed only when the responder reported loading it.
+        let saw_empty = rig.r.stderr().get(from..).unwrap_or("").lines().any(|l| {
+            l.contains("index reloaded") && l.contains(" entries=0 ")
+        });
+        let views: &[&IndexView] = if saw_empty {
+            &[&good_view, &empty_view]
+        } else {
+            &[&good_view]
+        };
+        rig.ask_any(
+            views,
             &format!("in-place write, {written} of {} bytes", text.len()),
         );
     }

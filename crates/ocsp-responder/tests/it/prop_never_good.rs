@@ -20,16 +20,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
 use base64::Engine;
 use der::asn1::OctetString;
 use der::Decode;
 use ocsp_proto::request::{self, RequestLimits};
 use ocsp_proto::response::{self as oresp, ParsedResponse, ResponderIdKind};
-use ocsp_proto::verify::{self, Params, Policy};
 use ocsp_proto::x509_ocsp::{self, CertId};
 use ocsp_proto::{
-    CertStatus, HashAlg, IssuerHashes, IssuerIdentity, Revocation, RevocationReason, Serial,
+    CertStatus, HashAlg, IssuerHashes, IssuerIdentity, Serial,
     Timestamp,
 };
 use ocsp_responder::config::{Limits, UnknownSerial};
@@ -40,69 +38,19 @@ use ocsp_responder::signer::{software::load_key_bytes, SignOptions};
 use ocsp_responder::source::cached::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, ResponseSource, SourceError, StatusSource};
+use ocsp_responder::source::ResponseSource;
 use proptest::prelude::*;
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 use x509_cert::serial_number::SerialNumber;
+use test_support::http::{get_req, post_req, Conn};
+use test_support::judge::{judge, Verdict};
+use test_support::status::{revoked, MemSource};
 use x509_cert::Certificate;
 
 // ---------------------------------------------------------------------------------------
 // The index: an in-memory status source whose content the test changes.
-
-struct MapSource {
-    state: Mutex<(HashMap<Serial, CertStatus>, u64)>,
-}
-
-impl MapSource {
-    fn new(entries: &[(&str, CertStatus)]) -> Arc<MapSource> {
-        let map = entries
-            .iter()
-            .map(|(h, s)| (Serial::from_hex(h).unwrap(), s.clone()))
-            .collect();
-        Arc::new(MapSource {
-            state: Mutex::new((map, 1)),
-        })
-    }
-    fn get(&self, s: &Serial) -> Option<CertStatus> {
-        self.state.lock().unwrap().0.get(s).cloned()
-    }
-    fn set(&self, s: Serial, status: Option<CertStatus>) {
-        let mut st = self.state.lock().unwrap();
-        match status {
-            Some(v) => st.0.insert(s, v),
-            None => st.0.remove(&s),
-        };
-        st.1 += 1;
-    }
-}
-
-#[async_trait]
-impl StatusSource for MapSource {
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError> {
-        let st = self.state.lock().unwrap();
-        Ok(Lookup {
-            status: st.0.get(serial).cloned(),
-            generation: st.1,
-        })
-    }
-    async fn generation(&self) -> Result<u64, SourceError> {
-        Ok(self.state.lock().unwrap().1)
-    }
-    fn describe(&self) -> String {
-        "property-test index".into()
-    }
-}
-
-fn revoked() -> CertStatus {
-    let mut r = Revocation::at(Timestamp(1_700_000_000));
-    r.reason = Some(RevocationReason::KeyCompromise);
-    CertStatus::Revoked(r)
-}
 
 /// Serials on record. `81` and `FF01` have the top bit set: a request naming the
 /// *negative* INTEGERs with the same content octets names other (absent) serials.
@@ -139,7 +87,7 @@ fn make_ca(cn: &str, key: Option<&rcgen::KeyPair>, alg: &'static rcgen::Signatur
     }
 }
 
-fn served_issuer(ca: &Ca, status: Arc<MapSource>, unknown: UnknownSerial) -> Issuer {
+fn served_issuer(ca: &Ca, status: Arc<MemSource>, unknown: UnknownSerial) -> Issuer {
     let signer = load_key_bytes(
         Path::new("test-ca.key"),
         ca.key_pem.as_bytes(),
@@ -172,8 +120,8 @@ struct World {
     /// `revoked` per RFC 6960 §2.2), each with its own index and signer.
     a: Certificate,
     b: Certificate,
-    index_a: Arc<MapSource>,
-    index_b: Arc<MapSource>,
+    index_a: Arc<MemSource>,
+    index_b: Arc<MemSource>,
     /// Not served: a stranger, `a`'s name with another key, `a`'s key under another name.
     strangers: Vec<Certificate>,
     live: Arc<LiveSource>,
@@ -181,10 +129,18 @@ struct World {
     http: SocketAddr,
 }
 
-fn index() -> Arc<MapSource> {
+/// The entries every served CA's index starts with.
+fn entries() -> Vec<(&'static str, CertStatus)> {
     let mut e: Vec<(&str, CertStatus)> = GOOD.iter().map(|s| (*s, CertStatus::Good)).collect();
     e.extend(REVOKED.iter().map(|s| (*s, revoked())));
-    MapSource::new(&e)
+    e
+}
+
+/// The index: an in-memory status source whose content the test changes.
+fn index() -> Arc<MemSource> {
+    MemSource::of(&entries())
+        .described("property-test index")
+        .shared()
 }
 
 /// Every property takes this first: `index_changes_are_never_answered_stale_good` edits
@@ -317,36 +273,13 @@ fn may_be_good(w: &World, id: &CertId) -> Result<(), String> {
 /// Check one answer to `req_der` (which parsed): error statuses are always safe; a
 /// successful one must verify and state `good` only where the oracle allows.
 fn check_answer(w: &World, req_der: &[u8], resp_der: &[u8]) -> Result<(), TestCaseError> {
-    let parsed = oresp::parse(resp_der)
-        .map_err(|e| TestCaseError::fail(format!("unparseable answer: {e}")))?;
-    let ParsedResponse::Basic { basic, tbs_der } = parsed else {
-        return Ok(());
-    };
-    let req = request::parse(req_der, &RequestLimits::default()).map_err(|e| {
-        TestCaseError::fail(format!(
-            "a successful answer to a request that does not parse: {e}"
-        ))
-    })?;
-    let requested: Vec<CertId> = req.items.iter().map(|i| i.cert_id.clone()).collect();
     let issuers = [w.a.clone(), w.b.clone()];
     let now = ocsp_responder::clock::now();
-    let v = verify::verify(
-        &basic,
-        &tbs_der,
-        &Params {
-            requested: &requested,
-            issuers: &issuers,
-            nonce: req.nonce.as_deref(),
-            untrusted: &[],
-            trusted: &[],
-            now,
-            policy: Policy {
-                require_nonce: true,
-                ..Policy::default()
-            },
-        },
-    );
-    prop_assert!(v.is_ok(), "answer does not verify: {:?}", v.err());
+    let judged = match judge(req_der, resp_der, &issuers, now).map_err(TestCaseError::fail)? {
+        Verdict::Error(_) => return Ok(()),
+        Verdict::Verified(j) => j,
+    };
+    let (basic, requested) = (&judged.basic, &judged.requested);
     for single in &basic.tbs_response_data.responses {
         prop_assert!(
             requested.contains(&single.cert_id),
@@ -603,64 +536,40 @@ fn mutate(mut der: Vec<u8>, ms: &[Mutation]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // A raw HTTP/1.1 client (keep-alive) for the real server.
 
+/// One keep-alive connection to the real server.
 struct Http {
-    r: BufReader<TcpStream>,
+    c: Conn,
 }
 
 impl Http {
-    fn open(addr: SocketAddr) -> Http {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Http {
-            r: BufReader::new(s),
-        }
-    }
-
     /// Send a request and return (status, body).
-    fn exchange(&mut self, head: String, body: &[u8]) -> (u16, Vec<u8>) {
-        let s = self.r.get_mut();
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut line = String::new();
-        self.r.read_line(&mut line).unwrap();
-        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            self.r.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut b = vec![0; len];
-        self.r.read_exact(&mut b).unwrap();
-        (status, b)
+    fn exchange(&mut self, raw: &[u8]) -> (u16, Vec<u8>) {
+        self.c.send(raw);
+        let r = self
+            .c
+            .read_response(false)
+            .unwrap_or_else(|e| panic!("no answer from the server: {e}"));
+        (r.status, r.body)
     }
 
     fn post(&mut self, der: &[u8]) -> (u16, Vec<u8>) {
-        let head = format!(
-            "POST /ocsp HTTP/1.1\r\nHost: t\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n",
-            der.len()
-        );
-        self.exchange(head, der)
+        self.exchange(&post_req("/ocsp", der, &[]))
     }
 
     fn get(&mut self, der: &[u8]) -> (u16, Vec<u8>) {
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
         let enc = percent_encoding::utf8_percent_encode(&b64, percent_encoding::NON_ALPHANUMERIC);
-        self.exchange(format!("GET /ocsp/{enc} HTTP/1.1\r\nHost: t\r\n\r\n"), &[])
+        self.exchange(&get_req(&format!("/ocsp/{enc}"), &[]))
     }
 }
 
 fn http() -> &'static Mutex<Http> {
     static C: OnceLock<Mutex<Http>> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(Http::open(world().http)))
+    C.get_or_init(|| {
+        Mutex::new(Http {
+            c: Conn::open(world().http),
+        })
+    })
 }
 
 fn answer_over_http(w: &World, der: &[u8]) -> Result<(), TestCaseError> {
@@ -782,11 +691,8 @@ proptest! {
             }
         }
         // Back to the starting index for the next case.
-        for (idx, fresh) in [(&w.index_a, index()), (&w.index_b, index())] {
-            let map = fresh.state.lock().unwrap().0.clone();
-            let mut st = idx.state.lock().unwrap();
-            st.0 = map;
-            st.1 += 1;
+        for idx in [&w.index_a, &w.index_b] {
+            idx.reset(&entries());
         }
     }
 }

@@ -12,123 +12,49 @@ use ocsp_proto::{CertStatus, Revocation, RevocationReason, Serial, Timestamp};
 use ocsp_responder::source::index_txt::{parse, IndexFlag, IndexTxtSource};
 use ocsp_responder::source::StatusSource;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use test_support::openssl::openssl_stdout as openssl;
+use test_support::pki::{KeyAlg, Pki, PkiOptions};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run openssl ({e}); this test needs the real openssl binary: \
-                 apt-get install -y openssl"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
+/// A throwaway CA (P-256, unencrypted keys, no responder) with a `-gencrl`-ready config.
 struct Ca {
-    dir: tempfile::TempDir,
+    pki: Pki,
 }
 
 impl Ca {
     fn new() -> Ca {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::create_dir(d.join("newcerts")).unwrap();
-        std::fs::write(d.join("index.txt"), "").unwrap();
-        std::fs::write(d.join("serial"), "1000\n").unwrap();
-        std::fs::write(
-            d.join("openssl.cnf"),
-            format!(
-                "[ ca ]\ndefault_ca = CA_default\n\
-                 [ CA_default ]\ndir = {}\ndatabase = $dir/index.txt\n\
-                 new_certs_dir = $dir/newcerts\ncertificate = $dir/cacert.pem\n\
-                 private_key = $dir/cakey.pem\nserial = $dir/serial\ndefault_md = sha256\n\
-                 default_days = 365\ndefault_crl_days = 7\npolicy = policy_any\n\
-                 unique_subject = no\n\
-                 [ policy_any ]\ncommonName = supplied\n\
-                 [ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = Test CA\n",
-                d.display()
+        Ca {
+            pki: Pki::with(
+                "index",
+                PkiOptions {
+                    ca_key: KeyAlg::P256,
+                    encrypt_keys: false,
+                    seed_responder: false,
+                    ..PkiOptions::default()
+                },
             ),
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "req",
-                "-config",
-                "openssl.cnf",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "cakey.pem",
-                "-out",
-                "cacert.pem",
-                "-days",
-                "3650",
-            ],
-        );
-        Ca { dir }
+        }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.pki.path()
     }
 
     fn index(&self) -> PathBuf {
-        self.path().join("index.txt")
+        self.pki.index.clone()
     }
 
     fn ca(&self, args: &[&str]) -> String {
-        let mut all = vec!["ca", "-batch", "-config", "openssl.cnf"];
+        let mut all = vec!["-batch"];
         all.extend_from_slice(args);
-        openssl(self.path(), &all)
+        String::from_utf8_lossy(&self.pki.ca(&all).stdout).into_owned()
     }
 
-    /// Issue a leaf; returns its file name and serial.
+    /// Issue a leaf; returns its path and serial.
     fn issue(&self, name: &str, extra: &[&str]) -> (String, Serial) {
-        let d = self.path();
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        openssl(
-            d,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        );
-        let mut args = vec!["-in", csr.as_str(), "-out", pem.as_str()];
-        args.extend_from_slice(extra);
-        self.ca(&args);
-        let serial = openssl(d, &["x509", "-noout", "-serial", "-in", &pem]);
-        let hex = serial.trim().trim_start_matches("serial=");
-        (pem, Serial::from_hex(hex).unwrap())
+        let pem = self.pki.issue_with(name, "usr_cert", extra);
+        let hex = self.pki.serial(&pem);
+        (pem.display().to_string(), Serial::from_hex(&hex).unwrap())
     }
 }
 

@@ -6,29 +6,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
 use base64::Engine;
-use der::{Decode, Encode};
 use ocsp_proto::request::{self};
-use ocsp_proto::response::{parse, ParsedResponse, ResponderIdKind};
-use ocsp_proto::signer::{SignError, Signer};
+use ocsp_proto::response::{parse, ParsedResponse};
 use ocsp_proto::x509_ocsp::{CertId, OcspResponseStatus};
-use ocsp_proto::{
-    cert_id, sigalg, CertStatus, HashAlg, IssuerIdentity, Revocation, RevocationReason, Serial,
-    Timestamp,
-};
+use ocsp_proto::{cert_id, sigalg, CertStatus, HashAlg, Serial};
 use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::issuer::{Issuer, IssuerSet};
 use ocsp_responder::server::Server;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
-use ocsp_responder::source::{Lookup, SourceError, StatusSource};
-use spki::AlgorithmIdentifierOwned;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use test_support::inproc;
+use test_support::prelude::*;
+use test_support::status::revoked;
 use x509_cert::Certificate;
 
 // ---------------------------------------------------------------------------------------
@@ -43,103 +38,37 @@ const SLOW: &str = "05";
 const OVERLOADED: &str = "06";
 const ABSENT: &str = "0A";
 
-/// A status source defined here: fixed answers, and failures on demand.
-struct TestStatus;
-
-#[async_trait]
-impl StatusSource for TestStatus {
-    async fn status(&self, serial: &Serial) -> Result<Lookup, SourceError> {
-        let status = match serial.to_hex().as_str() {
-            GOOD => Some(CertStatus::Good),
-            REVOKED => {
-                let mut r = Revocation::at(Timestamp(1_700_000_000));
-                r.reason = Some(RevocationReason::KeyCompromise);
-                Some(CertStatus::Revoked(r))
-            }
-            UNAVAILABLE => return Err(SourceError::Unavailable("test: backend down".into())),
-            INTERNAL => return Err(SourceError::Internal("test: bug".into())),
-            OVERLOADED => return Err(SourceError::Overloaded),
-            SLOW => {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                Some(CertStatus::Good)
-            }
-            _ => None,
-        };
-        Ok(Lookup {
-            status,
-            generation: 1,
-        })
-    }
-    async fn generation(&self) -> Result<u64, SourceError> {
-        Ok(1)
-    }
-    fn describe(&self) -> String {
-        "test statuses".into()
-    }
+/// The statuses every served CA has: fixed answers, and failures on demand.
+fn statuses() -> Arc<MemSource> {
+    MemSource::new()
+        .with(GOOD, CertStatus::Good)
+        .with(REVOKED, revoked())
+        .with(SLOW, CertStatus::Good)
+        .with_fault(UNAVAILABLE, Fault::Unavailable("test: backend down".into()))
+        .with_fault(INTERNAL, Fault::Internal("test: bug".into()))
+        .with_fault(OVERLOADED, Fault::Overloaded)
+        .with_fault(SLOW, Fault::Slow(Duration::from_secs(5)))
+        .described("test statuses")
+        .shared()
 }
 
-/// An Ed25519 signer (deterministic: equal inputs give equal responses, so ETags repeat).
-struct TestSigner {
-    key: aws_lc_rs::signature::Ed25519KeyPair,
-    spki: Vec<u8>,
-}
-
-impl Signer for TestSigner {
-    fn algorithm(&self) -> AlgorithmIdentifierOwned {
-        AlgorithmIdentifierOwned {
-            oid: ocsp_proto::const_oid::db::rfc8410::ID_ED_25519,
-            parameters: None,
-        }
-    }
-    fn public_key_der(&self) -> &[u8] {
-        &self.spki
-    }
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, SignError> {
-        Ok(self.key.sign(tbs).as_ref().to_vec())
-    }
-    fn describe(&self) -> String {
-        "test Ed25519".into()
-    }
-}
-
-/// A self-signed CA made with rcgen, and its key.
+/// A self-signed Ed25519 CA made with rcgen, and its key.
 fn make_ca(cn: &str) -> (Certificate, rcgen::KeyPair) {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.not_after = rcgen::date_time_ymd(2099, 1, 1);
-    let cert = params.self_signed(&kp).unwrap();
-    (Certificate::from_der(cert.der()).unwrap(), kp)
+    inproc::ca(cn, &rcgen::PKCS_ED25519)
 }
 
+/// A served CA signing its own answers with a deterministic Ed25519 [`TestSigner`]
+/// (equal inputs give equal responses, so ETags repeat).
 fn issuer(cn: &str) -> Issuer {
     let (ca, kp) = make_ca(cn);
-    let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&kp.serialize_der())
-        .unwrap();
-    let signer = Arc::new(TestSigner {
-        key,
-        spki: ca.tbs_certificate.subject_public_key_info.to_der().unwrap(),
-    });
-    let responder = Arc::new(Responder {
-        signer,
-        cert: ca.clone(),
-        responder_id: ResponderIdKind::by_key(&ca).unwrap(),
-        certs: Vec::new(),
-        not_after: Timestamp::from_x509(&ca.tbs_certificate.validity.not_after),
-        delegated: false,
-    });
-    Issuer {
-        name: cn.into(),
-        identity: IssuerIdentity::of(&ca).unwrap(),
-        cert: ca,
-        responder,
-        status: Arc::new(TestStatus),
-        validity_secs: 3600,
-        unknown_serial: UnknownSerial::Unknown,
-    }
+    inproc::issuer(
+        cn,
+        &ca,
+        Arc::new(TestSigner::ed25519(&kp)),
+        statuses(),
+        3600,
+        UnknownSerial::Unknown,
+    )
 }
 
 struct Harness {
@@ -225,110 +154,14 @@ fn pct(der: &[u8]) -> String {
     percent_encoding::utf8_percent_encode(&b64(der), percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// A raw connection to the harness.
+fn open() -> Conn {
+    Conn::open(harness().addr)
 }
 
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-struct Conn(BufReader<TcpStream>);
-
-impl Conn {
-    fn open() -> Conn {
-        let s = TcpStream::connect(harness().addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Conn(BufReader::new(s))
-    }
-    fn send(&mut self, b: &[u8]) {
-        self.0.get_mut().write_all(b).unwrap();
-    }
-    fn read(&mut self, head: bool) -> std::io::Result<Resp> {
-        let mut line = String::new();
-        if self.0.read_line(&mut line)? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            self.0.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').unwrap();
-            headers.push((n.trim().to_string(), v.trim().to_string()));
-        }
-        let mut r = Resp {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if !head && status != 304 {
-            if let Some(n) = r.header("content-length") {
-                let mut body = vec![0; n.parse().unwrap()];
-                self.0.read_exact(&mut body)?;
-                r.body = body;
-            } else if r.header("transfer-encoding").is_some() {
-                loop {
-                    let mut size = String::new();
-                    self.0.read_line(&mut size)?;
-                    let n = usize::from_str_radix(size.trim(), 16).unwrap();
-                    let mut chunk = vec![0; n + 2];
-                    self.0.read_exact(&mut chunk)?;
-                    if n == 0 {
-                        break;
-                    }
-                    r.body.extend_from_slice(&chunk[..n]);
-                }
-            }
-        }
-        Ok(r)
-    }
-    /// Whether the server closes the connection within `within` (bytes before the close,
-    /// such as a 408, are allowed).
-    fn closed_within(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        self.0
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let mut b = [0u8; 256];
-        loop {
-            match self.0.read(&mut b) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if Instant::now() > deadline {
-                        return false;
-                    }
-                }
-                Err(_) => return true,
-            }
-        }
-    }
-}
-
-fn exchange(raw: &[u8]) -> Resp {
-    let mut c = Conn::open();
-    c.send(raw);
-    c.read(raw.starts_with(b"HEAD "))
-        .unwrap_or_else(|e| panic!("no answer to {:?}: {e}", String::from_utf8_lossy(raw)))
+/// One request on a fresh connection to the harness.
+fn exchange(raw: &[u8]) -> HttpResponse {
+    http(harness().addr, raw)
 }
 
 fn get(path: &str) -> Vec<u8> {
@@ -361,7 +194,7 @@ enum Expect {
     Http(u16),
 }
 
-fn check(name: &str, resp: &Resp, expect: &Expect) {
+fn check(name: &str, resp: &HttpResponse, expect: &Expect) {
     match expect {
         Expect::Error(s) => {
             assert_eq!(resp.status, 200, "{name}: HTTP status");
@@ -739,12 +572,12 @@ fn methods_other_than_get_head_post_get_405() {
 
 #[test]
 fn oversize_post_is_refused_before_the_body() {
-    let mut c = Conn::open();
+    let mut c = open();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n");
-    let resp = c.read(false).expect("413 before the body is sent");
+    let resp = c.read_response(false).expect("413 before the body is sent");
     assert_eq!(resp.status, 413);
 
-    let mut c = Conn::open();
+    let mut c = open();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     for _ in 0..3 {
         let mut piece = b"1000\r\n".to_vec();
@@ -752,18 +585,18 @@ fn oversize_post_is_refused_before_the_body() {
         piece.extend_from_slice(b"\r\n");
         c.send(&piece);
     }
-    assert_eq!(c.read(false).unwrap().status, 413);
+    assert_eq!(c.read_response(false).unwrap().status, 413);
 }
 
 #[test]
 fn expect_100_continue() {
     // Too large: refused without asking for the body.
-    let mut c = Conn::open();
+    let mut c = open();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\nExpect: 100-continue\r\n\r\n");
-    assert_eq!(c.read(false).unwrap().status, 413);
+    assert_eq!(c.read_response(false).unwrap().status, 413);
     // Within the limit: 100 Continue, then the answer.
     let body = good_req();
-    let mut c = Conn::open();
+    let mut c = open();
     c.send(
         format!(
             "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
@@ -771,26 +604,26 @@ fn expect_100_continue() {
         )
         .as_bytes(),
     );
-    let first = c.read(false).unwrap();
+    let first = c.read_response(false).unwrap();
     assert_eq!(first.status, 100);
     c.send(&body);
     check(
         "after 100-continue",
-        &c.read(false).unwrap(),
+        &c.read_response(false).unwrap(),
         &Expect::Signed(&["good"]),
     );
 }
 
 #[test]
 fn oversized_headers_do_not_hurt_the_server() {
-    let mut c = Conn::open();
+    let mut c = open();
     let big = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "a".repeat(200 * 1024)
     );
     // The server may answer 431 or close early; either way, no hang and no crash.
-    let _ = c.0.get_mut().write_all(big.as_bytes());
-    let _ = c.read(false);
+    let _ = c.try_send(big.as_bytes());
+    let _ = c.read_response(false);
     check(
         "after",
         &exchange(&post(&good_req())),
@@ -870,9 +703,9 @@ fn post_with_if_none_match_never_gets_304() {
 #[test]
 fn head_is_get_without_body() {
     let path = format!("/{}", pct(&good_req()));
-    let mut c = Conn::open();
+    let mut c = open();
     c.send(format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-    let head = c.read(true).unwrap();
+    let head = c.read_response(true).unwrap();
     assert_eq!(head.status, 200);
     assert!(
         head.header("content-length")
@@ -883,13 +716,13 @@ fn head_is_get_without_body() {
     );
     // Still in step: the next answer on the connection is whole.
     c.send(&get(&path));
-    let g = c.read(false).unwrap();
+    let g = c.read_response(false).unwrap();
     check("GET after HEAD", &g, &Expect::Signed(&["good"]));
 }
 
 #[test]
 fn keep_alive_and_pipelining() {
-    let mut c = Conn::open();
+    let mut c = open();
     let path = format!("/{}", pct(&good_req()));
     for i in 0..5 {
         c.send(&if i % 2 == 0 {
@@ -897,14 +730,14 @@ fn keep_alive_and_pipelining() {
         } else {
             post(&good_req())
         });
-        let r = c.read(false).unwrap();
+        let r = c.read_response(false).unwrap();
         check(&format!("request {i}"), &r, &Expect::Signed(&["good"]));
     }
     // Even after a malformed request the connection stays usable.
     c.send(&post(b"junk"));
     check(
         "junk",
-        &c.read(false).unwrap(),
+        &c.read_response(false).unwrap(),
         &Expect::Error(OcspResponseStatus::MalformedRequest),
     );
     let mut two = get(&path);
@@ -912,12 +745,12 @@ fn keep_alive_and_pipelining() {
     c.send(&two);
     check(
         "pipelined 1",
-        &c.read(false).unwrap(),
+        &c.read_response(false).unwrap(),
         &Expect::Signed(&["good"]),
     );
     check(
         "pipelined 2",
-        &c.read(false).unwrap(),
+        &c.read_response(false).unwrap(),
         &Expect::Signed(&["good"]),
     );
 }
@@ -925,17 +758,17 @@ fn keep_alive_and_pipelining() {
 #[test]
 fn slow_and_idle_clients_are_cut_off_and_delay_nobody() {
     // Half-sent headers: closed after the header timeout (1 s here).
-    let mut half_head = Conn::open();
+    let mut half_head = open();
     half_head.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Le");
     // Half-sent body: 408 or closed after the body timeout (1 s here).
-    let mut half_body = Conn::open();
+    let mut half_body = open();
     half_body.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
     // Never a byte.
-    let mut silent = Conn::open();
+    let mut silent = open();
     // Idle keep-alive after one request: closed after the idle timeout (2 s here).
-    let mut idle = Conn::open();
+    let mut idle = open();
     idle.send(&post(&good_req()));
-    idle.read(false).unwrap();
+    idle.read_response(false).unwrap();
     let idle_crowd: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(harness().addr).unwrap())
         .collect();
@@ -1026,7 +859,8 @@ fn h2c_prior_knowledge() {
             assert_eq!(resp.status(), 200);
             assert_eq!(resp.version(), http::Version::HTTP_2);
             let body = resp.into_body().collect().await.unwrap().to_bytes();
-            let r = Resp {
+            let r = HttpResponse {
+                version: "HTTP/2".into(),
                 status: 200,
                 headers: Vec::new(),
                 body: body.to_vec(),
@@ -1057,7 +891,7 @@ fn many_concurrent_clients_are_all_answered() {
         .map(|i| {
             let ca = h.ca.clone();
             std::thread::spawn(move || {
-                let mut c = Conn::open();
+                let mut c = open();
                 for j in 0..5 {
                     let serial = if (i + j) % 2 == 0 { GOOD } else { REVOKED };
                     let want: &'static [&'static str] = if serial == GOOD {
@@ -1068,7 +902,7 @@ fn many_concurrent_clients_are_all_answered() {
                     let nonce = [i as u8, j as u8];
                     let nonce = if j % 2 == 0 { Some(&nonce[..]) } else { None };
                     c.send(&post(&req(&[id(&ca, serial, HashAlg::Sha256)], nonce)));
-                    check("concurrent", &c.read(false).unwrap(), &Expect::Signed(want));
+                    check("concurrent", &c.read_response(false).unwrap(), &Expect::Signed(want));
                 }
             })
         })

@@ -14,37 +14,19 @@ use ocsp_proto::signer::Signer;
 use ocsp_proto::{sigalg, HashAlg};
 use ocsp_responder::signer::software::{load_key_file, no_passphrase};
 use ocsp_responder::signer::{SignOptions, SoftwareSigner};
+use test_support::openssl::openssl;
+use test_support::process::{run, CMD_TIMEOUT};
 use x509_cert::Certificate;
 
 const PASS: &str = "correct horse battery staple";
 const MSG: &[u8] = b"tbsResponseData stand-in: \x30\x82\x01\x00 and some more octets";
 
-fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `openssl` ({e}): install it with `apt-get install -y openssl`")
-        });
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// `openssl` that may fail (for negative checks).
 fn openssl_status(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `openssl` ({e}): install it with `apt-get install -y openssl`")
-        });
+    let out = run(
+        Command::new("openssl").args(args).current_dir(dir),
+        CMD_TIMEOUT,
+    );
     (
         out.status.success(),
         format!(

@@ -6,30 +6,14 @@
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ocsp_responder::passin::read_passin;
+use test_support::openssl::openssl;
 use ocsp_responder::signer::software::load_key_file;
 use ocsp_responder::signer::SignOptions;
 
 const CHILD_SPEC: &str = "OCSP_TEST_PASSIN_CHILD_SPEC";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `openssl` ({e}): install it with `apt-get install -y openssl`")
-        });
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Run `child_reads_passin` in a child with `input` on its standard input, reading `spec`.
 fn in_child(spec: &str, input: &[u8]) -> String {
@@ -37,7 +21,7 @@ fn in_child(spec: &str, input: &[u8]) -> String {
     let mut child = Command::new(exe)
         .args([
             "--exact",
-            "child_reads_passin",
+            "signer_passin::child_reads_passin",
             "--nocapture",
             "--test-threads=1",
         ])
