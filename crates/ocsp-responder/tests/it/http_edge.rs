@@ -902,7 +902,11 @@ fn many_concurrent_clients_are_all_answered() {
                     let nonce = [i as u8, j as u8];
                     let nonce = if j % 2 == 0 { Some(&nonce[..]) } else { None };
                     c.send(&post(&req(&[id(&ca, serial, HashAlg::Sha256)], nonce)));
-                    check("concurrent", &c.read_response(false).unwrap(), &Expect::Signed(want));
+                    check(
+                        "concurrent",
+                        &c.read_response(false).unwrap(),
+                        &Expect::Signed(want),
+                    );
                 }
             })
         })

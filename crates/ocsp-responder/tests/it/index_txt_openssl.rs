@@ -12,9 +12,9 @@ use ocsp_proto::{CertStatus, Revocation, RevocationReason, Serial, Timestamp};
 use ocsp_responder::source::index_txt::{parse, IndexFlag, IndexTxtSource};
 use ocsp_responder::source::StatusSource;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 use test_support::openssl::openssl_stdout as openssl;
 use test_support::pki::{KeyAlg, Pki, PkiOptions};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A throwaway CA (P-256, unencrypted keys, no responder) with a `-gencrl`-ready config.
 struct Ca {

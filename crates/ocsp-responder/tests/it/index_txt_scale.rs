@@ -3,7 +3,7 @@
 //!
 //! `OCSP_INDEX_SCALE_ENTRIES` sets the size (default 50,000, so the test stays quick in
 //! debug builds). Issue 4's target is measured with
-//! `OCSP_INDEX_SCALE_ENTRIES=1000000 cargo test --release -p ocsp-responder --test
+//! `OCSP_INDEX_SCALE_ENTRIES=1000000 cargo test --release -p ocsp-responder --test it
 //! index_txt_scale -- --nocapture`. In release builds the test asserts the 1 s budget for
 //! the load and each reload, on the CPU time of the loading thread (wall time is printed
 //! too, but on a shared 2-core machine it measures the neighbours as much as the code); in

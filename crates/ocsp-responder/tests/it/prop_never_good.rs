@@ -26,10 +26,7 @@ use der::Decode;
 use ocsp_proto::request::{self, RequestLimits};
 use ocsp_proto::response::{self as oresp, ParsedResponse, ResponderIdKind};
 use ocsp_proto::x509_ocsp::{self, CertId};
-use ocsp_proto::{
-    CertStatus, HashAlg, IssuerHashes, IssuerIdentity, Serial,
-    Timestamp,
-};
+use ocsp_proto::{CertStatus, HashAlg, IssuerHashes, IssuerIdentity, Serial, Timestamp};
 use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
@@ -43,10 +40,10 @@ use proptest::prelude::*;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use x509_cert::serial_number::SerialNumber;
 use test_support::http::{get_req, post_req, Conn};
 use test_support::judge::{judge, Verdict};
 use test_support::status::{revoked, MemSource};
+use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 // ---------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 
 use ocsp_responder::passin::read_passin;
-use test_support::openssl::openssl;
 use ocsp_responder::signer::software::load_key_file;
 use ocsp_responder::signer::SignOptions;
+use test_support::openssl::openssl;
 
 const CHILD_SPEC: &str = "OCSP_TEST_PASSIN_CHILD_SPEC";
 

@@ -8,13 +8,13 @@
 
 use crate::OCSP;
 use std::io::{BufRead, BufReader};
-use test_support::openssl::require_openssl;
-use test_support::process::run;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use test_support::openssl::require_openssl;
+use test_support::process::run;
 
 fn text(o: &Output) -> String {
     format!(

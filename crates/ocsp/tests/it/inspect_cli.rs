@@ -1,7 +1,6 @@
 //! `ocsp inspect` on requests and responses made by the real openssl, in every input form.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::{ocsp, ocsp_stdin};
 use base64::Engine as _;
 use test_support::prelude::*;

@@ -3,10 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
-use crate::{OCSP, ocsp};
-use test_support::prelude::*;
+use crate::{ocsp, OCSP};
 use std::path::Path;
+use test_support::prelude::*;
 
 #[test]
 fn a_good_configuration_passes() {

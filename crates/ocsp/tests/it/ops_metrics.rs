@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use std::time::Duration;
+use test_support::prelude::*;
 
 #[test]
 fn metrics_are_scraped_and_parsed() {

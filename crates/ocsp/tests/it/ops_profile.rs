@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
 use test_support::prelude::*;
 
@@ -17,7 +16,10 @@ fn args(pki: &Pki, extra: &[&str]) -> Vec<String> {
 #[test]
 fn microsoft_refuses_ten_days_naming_the_rule() {
     let pki = Pki::new("P");
-    let f = serve_must_fail(OCSP, args(&pki, &["--profile", "microsoft", "--ndays", "10"]));
+    let f = serve_must_fail(
+        OCSP,
+        args(&pki, &["--profile", "microsoft", "--ndays", "10"]),
+    );
     assert_eq!(f.code, Some(1));
     assert!(f.stderr.contains("rule validity-max"), "{}", f.stderr);
     assert!(
@@ -42,19 +44,22 @@ fn microsoft_refuses_ten_days_naming_the_rule() {
     }
     // One second less fits.
     let good = pki.issue("good");
-    let r = Responder::start(OCSP, args(
-        &pki,
-        &[
-            "--profile",
-            "cabf",
-            "--ndays",
-            "9",
-            "--nmin",
-            "1439",
-            "--refresh-fraction",
-            "0.4",
-        ],
-    ));
+    let r = Responder::start(
+        OCSP,
+        args(
+            &pki,
+            &[
+                "--profile",
+                "cabf",
+                "--ndays",
+                "9",
+                "--nmin",
+                "1439",
+                "--refresh-fraction",
+                "0.4",
+            ],
+        ),
+    );
     let q = pki.query(&r.url(), &["-cert", p(&good)]);
     assert!(q.verified(), "{}", q.all());
     q.assert_status(p(&good), "good");

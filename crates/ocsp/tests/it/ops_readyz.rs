@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
-use test_support::prelude::*;
 use der::Decode;
 use ocsp_proto::{HashAlg, Serial};
 use ocsp_responder::config::{Limits, UnknownSerial};
@@ -20,6 +18,7 @@ use ocsp_responder::source::signing::SigningPool;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use test_support::prelude::*;
 
 /// Log lines captured in memory.
 #[derive(Clone, Default)]

@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
-use crate::{OCSP, ocsp};
+use crate::{ocsp, OCSP};
 use test_support::prelude::*;
 
 fn start(pki: &Pki, tls: &TlsFiles, extra: &[&str]) -> Responder {
@@ -171,7 +170,8 @@ fn ocsp_query_over_https() {
         &url,
         "--https-cafile",
         p(&tls.ca),
-    ]).parts();
+    ])
+    .parts();
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("good"), "{out}\n{err}");
 }

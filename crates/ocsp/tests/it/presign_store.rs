@@ -4,11 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use std::process::Command;
 use std::time::Duration;
+use test_support::prelude::*;
 
 #[test]
 fn presigned_store_is_loaded_checked_and_never_stale() {

@@ -2,7 +2,6 @@
 //! at test time, plus rejections (exit 4) and the error paths (exit 3 and 5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::ocsp;
 use ocsp_proto::der::Decode;
 use test_support::prelude::*;
@@ -188,7 +187,12 @@ fn chain_in_cert_file_aia_url_and_cafile() {
     let pki = Pki::client_set();
     let resp = OpensslResponder::start(&pki, "ec", &[]);
     // A leaf whose AIA names the running responder.
-    pki.issue_keyed("aia", KeyAlg::P256, "v3_leaf", Some(&format!("{}/", resp.url())));
+    pki.issue_keyed(
+        "aia",
+        KeyAlg::P256,
+        "v3_leaf",
+        Some(&format!("{}/", resp.url())),
+    );
     let chain = pki.file("aia-chain.pem");
     std::fs::write(
         &chain,

@@ -2,13 +2,19 @@
 //! `openssl ca` at test time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::{ocsp, OCSP};
 use test_support::prelude::*;
 
 /// `ocsp serve --index … --ca … --port 0 EXTRA` for the client PKI, killed on drop.
 fn serve(pki: &Pki, extra: &[&str]) -> Responder {
-    let mut args = vec!["--index", p(&pki.index), "--ca", p(&pki.cacert), "--port", "0"];
+    let mut args = vec![
+        "--index",
+        p(&pki.index),
+        "--ca",
+        p(&pki.cacert),
+        "--port",
+        "0",
+    ];
     args.extend_from_slice(extra);
     Responder::start(OCSP, args)
 }

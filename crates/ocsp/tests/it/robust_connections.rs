@@ -13,9 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::{HashAlg, Serial};
 use std::io::{Read, Write};
@@ -23,6 +21,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::prelude::*;
 
 const IDLE: usize = 500;
 const HALF_HEADERS: usize = 250;

@@ -17,15 +17,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::{HashAlg, Serial};
 use ocsp_responder::source::index_txt::{parse, IndexEntry, IndexFlag};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use test_support::prelude::*;
 
 struct Rig {
     pki: Pki,
@@ -341,9 +340,13 @@ fn bad_index_files_keep_the_last_good_state_and_are_reported_once() {
         // and an empty index.txt is valid (a new CA's). A responder that read it in that
         // instant states it, which is right (never older than the file); so the empty state
         // is allowed only when the responder reported loading it.
-        let saw_empty = rig.r.stderr().get(from..).unwrap_or("").lines().any(|l| {
-            l.contains("index reloaded") && l.contains(" entries=0 ")
-        });
+        let saw_empty = rig
+            .r
+            .stderr()
+            .get(from..)
+            .unwrap_or("")
+            .lines()
+            .any(|l| l.contains("index reloaded") && l.contains(" entries=0 "));
         let views: &[&IndexView] = if saw_empty {
             &[&good_view, &empty_view]
         } else {

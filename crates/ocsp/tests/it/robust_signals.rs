@@ -14,15 +14,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::{HashAlg, Serial};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use test_support::prelude::*;
 
 fn kill(pid: u32, sig: &str) {
     let ok = std::process::Command::new("kill")

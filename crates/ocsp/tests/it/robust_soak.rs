@@ -21,9 +21,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::der::asn1::OctetString;
 use ocsp_proto::request;
 use ocsp_proto::x509_ocsp::{CertId, OcspResponseStatus};
@@ -36,6 +34,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use test_support::prelude::*;
 
 /// Serials in the index: 0x100000 + i for i in 0..SERIALS.
 const SERIALS: u64 = 2000;

@@ -4,15 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::der::DecodePem;
 use ocsp_proto::x509_cert::Certificate;
 use ocsp_proto::{HashAlg, Serial};
 use std::net::TcpStream;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use test_support::prelude::*;
 
 fn a() -> &'static Pki {
     static A: OnceLock<Pki> = OnceLock::new();

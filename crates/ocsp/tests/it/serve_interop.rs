@@ -3,13 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use ocsp_proto::const_oid::db::rfc6960::{ID_PKIX_OCSP_EXTENDED_REVOKE, ID_PKIX_OCSP_NONCE};
 use ocsp_proto::x509_ocsp::ResponderId;
 use ocsp_proto::Timestamp;
 use std::sync::OnceLock;
+use test_support::prelude::*;
 
 /// CA "A" with the standard leaves, shared by every test in this file.
 fn a() -> &'static Pki {
@@ -58,21 +57,24 @@ fn seed_command_translated() {
     // ocsp serve --index index.txt --port 2560 --rsigner ocsp_responder.crt
     //   --rkey ocsp_responder.key --ca cacert.pem --text   (port 0 here)
     let pki = a();
-    let r = Responder::start(OCSP, [
-        "--index",
-        p(&pki.index),
-        "--port",
-        "0",
-        "--rsigner",
-        p(&pki.responder.cert),
-        "--rkey",
-        p(&pki.responder.key),
-        "--ca",
-        p(&pki.cacert),
-        "--passin",
-        &pki.passin(),
-        "--text",
-    ]);
+    let r = Responder::start(
+        OCSP,
+        [
+            "--index",
+            p(&pki.index),
+            "--port",
+            "0",
+            "--rsigner",
+            p(&pki.responder.cert),
+            "--rkey",
+            p(&pki.responder.key),
+            "--ca",
+            p(&pki.cacert),
+            "--passin",
+            &pki.passin(),
+            "--text",
+        ],
+    );
     assert!(
         r.listening().iter().all(|a| a.ip().is_unspecified()),
         "--port listens on all interfaces: {:?}",
@@ -569,18 +571,21 @@ fn delegated_cert_included_unless_resp_no_certs() {
 #[test]
 fn ca_signed_without_rsigner() {
     let pki = a();
-    let r = Responder::start(OCSP, [
-        "--index",
-        p(&pki.index),
-        "--ca",
-        p(&pki.cacert),
-        "--rkey",
-        p(&pki.cakey),
-        "--passin",
-        &pki.passin(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let r = Responder::start(
+        OCSP,
+        [
+            "--index",
+            p(&pki.index),
+            "--ca",
+            p(&pki.cacert),
+            "--rkey",
+            p(&pki.cakey),
+            "--passin",
+            &pki.passin(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
     let good = c("good");
     let revoked = c("revoked");
     let (q, basic) = fetch_basic(pki, &r.url(), &["-cert", &good, "-cert", &revoked]);

@@ -3,10 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use std::time::Duration;
+use test_support::prelude::*;
 
 fn serve(pki: &Pki) -> Responder {
     let mut args = pki.serve_args();

@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use std::sync::OnceLock;
+use test_support::prelude::*;
 
 /// Two CAs whose leaves share serial numbers (both start at 1000) but not statuses:
 /// serial 1001 is good under A and revoked under B.

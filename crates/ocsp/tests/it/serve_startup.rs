@@ -3,10 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::OCSP;
-use test_support::prelude::*;
 use std::sync::OnceLock;
+use test_support::prelude::*;
 
 fn a() -> &'static Pki {
     static A: OnceLock<Pki> = OnceLock::new();
@@ -156,13 +155,22 @@ fn bad_index_line_stops_the_start() {
 fn missing_files_are_named() {
     let pki = a();
     let missing = pki.dir.join("no-such-index.txt");
-    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--index", p(&missing)));
+    let f = serve_must_fail(
+        OCSP,
+        set(with_listen(pki.serve_args()), "--index", p(&missing)),
+    );
     assert!(f.stderr.contains("no-such-index.txt"), "{}", f.stderr);
     let missing = pki.dir.join("no-such-ca.pem");
-    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--ca", p(&missing)));
+    let f = serve_must_fail(
+        OCSP,
+        set(with_listen(pki.serve_args()), "--ca", p(&missing)),
+    );
     assert!(f.stderr.contains("no-such-ca.pem"), "{}", f.stderr);
     let missing = pki.dir.join("no-such-key.pem");
-    let f = serve_must_fail(OCSP, set(with_listen(pki.serve_args()), "--rkey", p(&missing)));
+    let f = serve_must_fail(
+        OCSP,
+        set(with_listen(pki.serve_args()), "--rkey", p(&missing)),
+    );
     assert!(f.stderr.contains("no-such-key.pem"), "{}", f.stderr);
 }
 
@@ -232,7 +240,8 @@ fn same_ca_twice_is_refused() {
 
 #[test]
 fn sha1_signatures_are_refused() {
-    let f = serve_must_fail(OCSP, 
+    let f = serve_must_fail(
+        OCSP,
         [
             with_listen(a().serve_args()),
             vec!["--rmd".into(), "sha1".into()],
