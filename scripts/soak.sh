@@ -9,7 +9,7 @@
 #   scripts/soak.sh --short    90 seconds; printed only (RSS growth reported, not judged)
 #   scripts/soak.sh --secs N   N seconds; printed only
 #
-# Traffic goes to 127.0.0.1 only; the test is crates/ocsp/tests/robust_soak.rs (soak_long).
+# Traffic goes to 127.0.0.1 only; the test is crates/ocsp/tests/it/robust_soak.rs (soak_long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +29,7 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 echo "soak.sh: building (release) and soaking for ${secs} s"
 OCSP_SOAK_SECS=$secs OCSP_SOAK_REPORT=$report \
-  cargo test --release --locked -p ocsp --test robust_soak -- --ignored --nocapture --exact soak_long
+  cargo test --release --locked -p ocsp --test it -- --ignored --nocapture --exact robust_soak::soak_long
 echo
 cat "$report"
 

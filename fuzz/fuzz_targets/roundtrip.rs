@@ -70,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
             // What the signature covers decodes to the typed view the client reads, and
             // is its DER encoding byte for byte: the parsers refuse non-DER input (a first
             // run of this target found der 0.7 skipping stray context fields; fixed in
-            // 766e2d9, tests in crates/ocsp-proto/tests/fuzz_regressions.rs).
+            // 766e2d9, tests in crates/ocsp-proto/tests/it/fuzz_regressions.rs).
             let tbs = ResponseData::from_der(&tbs_der).expect("tbsResponseData decodes");
             assert_eq!(tbs, basic.tbs_response_data);
             let tbs_again = basic.tbs_response_data.to_der().expect("re-encode tbs");

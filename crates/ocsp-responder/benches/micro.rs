@@ -6,24 +6,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
 use der::Decode;
 use divan::{black_box, Bencher};
 use ocsp_proto::request::{self, ParsedRequest, RequestLimits};
 use ocsp_proto::response::{build_signed, ResponderIdKind, ResponseParams, SingleAnswer};
 use ocsp_proto::signer::Signer;
-use ocsp_proto::{cert_id, CertStatus, HashAlg, IssuerIdentity, Serial, Timestamp};
+use ocsp_proto::{cert_id, CertStatus, HashAlg, Serial, Timestamp};
 use ocsp_responder::config::UnknownSerial;
-use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::issuer::IssuerSet;
 use ocsp_responder::source::cache::{CacheOptions, CachedSource};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_responder::source::{Answer, ResponseSource, SourceError};
 use ocsp_signer::{SignOptions, SoftwareSigner};
 use ocsp_status::index_txt::{self, IndexTxtSource};
-use ocsp_status::{Lookup, StatusError, StatusSource};
+use ocsp_status::StatusSource;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use test_support::inproc;
+use test_support::status::MemSource;
 use x509_cert::Certificate;
 
 fn main() {
@@ -175,29 +176,13 @@ fn index_generation(b: Bencher<'_, '_>) {
 
 // ------------------------------------------------------------ cache hit
 
-/// A status source that never changes: isolates the cache's own cost.
-struct Fixed;
-
-#[async_trait]
-impl StatusSource for Fixed {
-    async fn status(&self, _: &Serial) -> Result<Lookup, StatusError> {
-        Ok(Lookup {
-            status: Some(CertStatus::Good),
-            generation: 1,
-        })
-    }
-    async fn generation(&self) -> Result<u64, StatusError> {
-        Ok(1)
-    }
-    async fn entries(
-        &self,
-        _: &mut (dyn FnMut(ocsp_status::StatusEntry) + Send),
-    ) -> Result<u64, StatusError> {
-        Ok(1)
-    }
-    fn describe(&self) -> String {
-        "fixed".into()
-    }
+/// A status source that never changes (every serial good, one generation): isolates the
+/// cache's own cost.
+fn fixed() -> Arc<MemSource> {
+    MemSource::new()
+        .otherwise(CertStatus::Good)
+        .described("fixed")
+        .shared()
 }
 
 /// The filter → cache → live chain `setup` builds, and the cache for its counters.
@@ -221,23 +206,14 @@ impl Chain {
 
 fn cache_with(status: Arc<dyn StatusSource>) -> (Chain, tokio::runtime::Runtime) {
     let ca = rsa_ca();
-    let responder = Arc::new(Responder {
-        signer: ca.signer.clone(),
-        cert: ca.cert.clone(),
-        responder_id: ResponderIdKind::by_key(&ca.cert).unwrap(),
-        certs: Vec::new(),
-        not_after: Timestamp::from_x509(&ca.cert.tbs_certificate.validity.not_after),
-        delegated: false,
-    });
-    let issuer = Issuer {
-        name: "bench".into(),
-        identity: IssuerIdentity::of(&ca.cert).unwrap(),
-        cert: ca.cert.clone(),
-        responder,
+    let issuer = inproc::issuer(
+        "bench",
+        &ca.cert,
+        ca.signer.clone(),
         status,
-        validity_secs: 86_400,
-        unknown_serial: UnknownSerial::Unknown,
-    };
+        86_400,
+        UnknownSerial::Unknown,
+    );
     let issuers = Arc::new(IssuerSet::new(vec![issuer]).unwrap());
     let live = Arc::new(LiveSource::new(
         issuers.clone(),
@@ -264,7 +240,7 @@ fn parsed(der: &[u8]) -> ParsedRequest {
 /// A hit: no signature; the generation check of a fixed source.
 #[divan::bench]
 fn cache_hit(b: Bencher<'_, '_>) {
-    let (cache, rt) = cache_with(Arc::new(Fixed));
+    let (cache, rt) = cache_with(fixed());
     let req = parsed(&request_der(
         &rsa_ca().cert,
         "01000000000000000000000000000042",
@@ -292,7 +268,7 @@ fn cache_hit_index(b: Bencher<'_, '_>) {
 /// Parse + hit, from DER bytes to answer bytes (what a GET costs apart from HTTP).
 #[divan::bench]
 fn parse_and_hit(b: Bencher<'_, '_>) {
-    let (cache, rt) = cache_with(Arc::new(Fixed));
+    let (cache, rt) = cache_with(fixed());
     let der = request_der(&rsa_ca().cert, "01000000000000000000000000000042", false);
     rt.block_on(cache.response(&parsed(&der))).unwrap();
     b.bench(|| {
@@ -309,7 +285,7 @@ fn parse_and_hit(b: Bencher<'_, '_>) {
 fn store_load_1k(b: Bencher<'_, '_>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.store");
-    let (cache, rt) = cache_with(Arc::new(Fixed));
+    let (cache, rt) = cache_with(fixed());
     let issuer = cache.issuers().iter().next().unwrap().clone();
     for i in 0..1000u32 {
         let serial = Serial::from_hex(&format!("01{i:030X}")).unwrap();
@@ -318,7 +294,7 @@ fn store_load_1k(b: Bencher<'_, '_>) {
     }
     assert_eq!(cache.save_store(&path).unwrap(), 1000);
     b.counter(divan::counter::ItemsCount::new(1000usize))
-        .with_inputs(|| cache_with(Arc::new(Fixed)))
+        .with_inputs(|| cache_with(fixed()))
         .bench_values(|(c, rt)| {
             let r = rt.block_on(c.load_store(&path)).unwrap();
             assert_eq!(r.loaded, 1000);

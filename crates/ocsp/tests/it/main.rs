@@ -1,0 +1,46 @@
+//! The `ocsp` binary's integration tests, in one test binary (`cargo test -p ocsp --test it`).
+//!
+//! Each file is one area; shared helpers live in the `test-support` crate (the PKI, the
+//! spawned binary, raw HTTP, the judge). Tests that change or measure process-wide state
+//! (the global tracing subscriber and metrics recorder) re-run themselves alone in a child
+//! process with `test_support::process::run_alone`.
+//!
+//! Run one area with a filter: `cargo test -p ocsp --test it serve_http::`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli_usage;
+mod demo;
+mod inspect_cli;
+mod ops_check_config;
+mod ops_metrics;
+mod ops_profile;
+mod ops_readyz;
+mod ops_tls;
+mod presign_store;
+mod query_openssl;
+mod query_serve;
+mod robust_connections;
+mod robust_files;
+mod robust_signals;
+mod robust_soak;
+mod serve_http;
+mod serve_interop;
+mod serve_live;
+mod serve_multi_ca;
+mod serve_startup;
+
+use test_support::responder::{self, Run};
+
+/// The binary under test.
+pub const OCSP: &str = env!("CARGO_BIN_EXE_ocsp");
+
+/// Run `ocsp ARGS` to completion (with a deadline).
+pub fn ocsp(args: &[&str]) -> Run {
+    responder::run(OCSP, args)
+}
+
+/// Run `ocsp ARGS` to completion, feeding `stdin`.
+pub fn ocsp_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    responder::run_stdin(OCSP, args, stdin)
+}
