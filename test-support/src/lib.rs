@@ -35,6 +35,7 @@ pub mod inproc;
 pub mod judge;
 pub mod measure;
 pub mod openssl;
+pub mod openssl_responder;
 pub mod pki;
 pub mod process;
 pub mod prometheus;
@@ -57,8 +58,9 @@ pub mod prelude {
     };
     pub use crate::openssl::{
         b64, openssl, openssl_date, openssl_stdout, openssl_time_text, query, require_openssl,
-        require_tools, OpensslResponder, Query,
+        require_tools, Query,
     };
+    pub use crate::openssl_responder::OpensslResponder;
     pub use crate::pki::{
         tls_cert, KeyAlg, Pki, PkiOptions, SignerFiles, TlsFiles, CA_COMPROMISE_TIME,
         CA_COMPROMISE_TIME_TEXT, COMPROMISE_TIME, COMPROMISE_TIME_TEXT, PASSPHRASE,
