@@ -12,7 +12,7 @@ use x509_cert::Certificate;
 #[derive(Debug, thiserror::Error)]
 pub enum CertsError {
     /// The file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: cannot read: {source}: check the path of the certificate file", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -20,7 +20,7 @@ pub enum CertsError {
         source: std::io::Error,
     },
     /// The file holds no certificate in PEM or DER.
-    #[error("{}: not a certificate in PEM or DER: {reason}", path.display())]
+    #[error("{}: not a certificate in PEM or DER: {reason}: give a certificate file (PEM `CERTIFICATE` blocks or DER), as `openssl ca` or `openssl x509` writes it", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
@@ -28,7 +28,7 @@ pub enum CertsError {
         reason: String,
     },
     /// The file holds no certificate at all.
-    #[error("{}: no certificate found", path.display())]
+    #[error("{}: no certificate found: give a file with a PEM `CERTIFICATE` block or a DER certificate", path.display())]
     Empty {
         /// The file.
         path: PathBuf,

@@ -189,8 +189,19 @@ fn bind_all(addrs: &[SocketAddr], what: &str) -> io::Result<Vec<TcpListener>> {
     addrs
         .iter()
         .map(|a| {
-            bind(*a)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen{what} on {a}: {e}")))
+            bind(*a).map_err(|e| {
+                let fix = match e.kind() {
+                    io::ErrorKind::AddrInUse => {
+                        ": stop the other process listening there, or give another address or port"
+                    }
+                    io::ErrorKind::PermissionDenied => {
+                        ": ports below 1024 need root or CAP_NET_BIND_SERVICE (see dist/ocsp.service)"
+                    }
+                    io::ErrorKind::AddrNotAvailable => ": this host has no such address",
+                    _ => "",
+                };
+                io::Error::new(e.kind(), format!("cannot listen{what} on {a}: {e}{fix}"))
+            })
         })
         .collect()
 }

@@ -190,14 +190,17 @@ impl fmt::Display for KeyErrorKind {
             ),
             K::MalformedPem(e) => write!(f, "malformed PEM: {e}"),
             K::NoKey { found } if found.is_empty() => {
-                f.write_str("no private key found (no PEM blocks)")
+                write!(f, "no private key found (no PEM blocks); {GIVE_KEY}")
             }
-            K::NoKey { found } => {
-                write!(f, "no private key found (found: {})", found.join(", "))
-            }
-            K::NotAKey => {
-                f.write_str("no private key found (not PEM, and not a DER private key either)")
-            }
+            K::NoKey { found } => write!(
+                f,
+                "no private key found (found: {}); {GIVE_KEY}",
+                found.join(", ")
+            ),
+            K::NotAKey => write!(
+                f,
+                "no private key found (not PEM, and not a DER private key either); {GIVE_KEY}"
+            ),
             K::SeveralKeys { labels } => write!(
                 f,
                 "{} private keys in one file ({}): keep only the responder's key",
@@ -270,6 +273,10 @@ impl fmt::Display for KeyErrorKind {
         }
     }
 }
+
+/// The fix for a file that holds no usable key.
+const GIVE_KEY: &str = "give the responder's private key file (--rkey), as `openssl genpkey` \
+    or `openssl req -newkey` wrote it";
 
 impl std::error::Error for KeyErrorKind {}
 

@@ -441,7 +441,7 @@ mod tests {
         .map_err(|e| e.to_string());
         assert_eq!(
             e,
-            Err("x.pem: no private key found (found: CERTIFICATE)".to_string())
+            Err("x.pem: no private key found (found: CERTIFICATE); give the responder's private key file (--rkey), as `openssl genpkey` or `openssl req -newkey` wrote it".to_string())
         );
     }
 

@@ -88,7 +88,7 @@ fn every_error_names_the_file_once_and_gives_the_fix() {
             passin: None,
             prompt: Box::new(no_prompt),
             opts: SignOptions::default(),
-            want: "no private key found (not PEM, and not a DER private key either)".into(),
+            want: "no private key found (not PEM, and not a DER private key either); give the responder's private key file (--rkey), as `openssl genpkey` or `openssl req -newkey` wrote it".into(),
         },
         Case {
             file: "bad-pem.key",

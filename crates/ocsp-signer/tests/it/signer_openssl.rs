@@ -766,7 +766,7 @@ fn key_and_certificate_in_one_file() {
     assert_eq!(
         load_err(&cert, None, SignOptions::default()),
         format!(
-            "{}: no private key found (found: CERTIFICATE)",
+            "{}: no private key found (found: CERTIFICATE); give the responder's private key file (--rkey), as `openssl genpkey` or `openssl req -newkey` wrote it",
             cert.display()
         )
     );

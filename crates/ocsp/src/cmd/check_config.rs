@@ -6,6 +6,7 @@
 //! filter, and every listener address (bound, then released) — and every problem found is
 //! listed, not just the first. Exit status 0 when there is none, 1 otherwise.
 
+use crate::cmd::listen_flags::ListenFlags;
 use anyhow::Context;
 use ocsp_responder::config::{Config, IssuerConfig};
 use ocsp_responder::health::{preflight, Severity};
@@ -23,7 +24,8 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 ocsp check-config /etc/ocsp/ocsp.toml\n  \
-ocsp check-config --no-bind ocsp.toml      # on a host where the responder already runs\n\n\
+ocsp check-config --no-bind ocsp.toml      # on a host where the responder already runs\n  \
+ocsp check-config ocsp.toml --port 2560    # listeners given to serve as flags\n\n\
 Exit status: 0 when the configuration is usable, 1 when any problem was found (all are listed).")]
 pub struct Args {
     /// The TOML configuration file, as given to `ocsp serve --config`.
@@ -32,6 +34,9 @@ pub struct Args {
     /// Do not try to bind the listener addresses (they may be in use by a running responder).
     #[arg(long)]
     pub no_bind: bool,
+    /// The listeners `serve` would be given on its command line, checked with the file.
+    #[command(flatten)]
+    pub listeners: ListenFlags,
 }
 
 /// The findings of a check.
@@ -231,8 +236,8 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
         None => Vec::new(),
     };
     if plain.is_empty() && tls.is_empty() {
-        report.errors.push(
-            "nowhere to listen: set [server] listen = [\"ADDR:PORT\"] or port = N, or [tls] listen (or give --listen/--port to serve)"
+        report.warnings.push(
+            "no listener: `ocsp serve` needs one: give it --port N or --listen ADDR:PORT (check them here with the same flags), or set [server] listen / port or [tls] listen"
                 .into(),
         );
     }
@@ -311,7 +316,10 @@ pub fn run(args: Args) -> ExitCode {
     // Only warnings and worse from the loaders: the report is the output.
     crate::logging::init(crate::logging::LogFormat::Text, "warn");
     let cfg = match Config::load(&args.file) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            args.listeners.apply(&mut c);
+            c
+        }
         Err(e) => {
             println!("{}:", args.file.display());
             println!("  error: {}", e.reason);

@@ -1,6 +1,7 @@
 //! `ocsp serve`: the responder.
 
 use crate::cmd::ca_flags::CaFlags;
+use crate::cmd::listen_flags::{has_listener, ListenFlags};
 use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
 use ocsp_responder::config::{Config, Profile};
@@ -40,12 +41,8 @@ pub struct Args {
     #[command(flatten)]
     pub ca: CaFlags,
 
-    /// Listen on this port on all interfaces, IPv4 and IPv6 (0: any free port).
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
-    /// Listen on ADDR:PORT (repeatable), e.g. 127.0.0.1:2560 or [::1]:2560.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub listen: Vec<String>,
+    #[command(flatten)]
+    pub listeners: ListenFlags,
     /// Print each request and response in readable form on stdout.
     #[arg(long)]
     pub text: bool,
@@ -66,9 +63,6 @@ pub struct Args {
     /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR:PORT (e.g. 127.0.0.1:9560).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<String>,
-    /// Serve OCSP over HTTPS on ADDR:PORT (repeatable), next to the plain listeners.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub tls_listen: Vec<String>,
     /// TLS certificate chain for --tls-listen (PEM, leaf first).
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -118,9 +112,6 @@ impl Args {
         if let Some(m) = &self.metrics_listen {
             cfg.metrics.listen = Some(m.clone());
         }
-        if !self.tls_listen.is_empty() {
-            cfg.tls.listen = self.tls_listen.clone();
-        }
         if let Some(c) = &self.tls_cert {
             cfg.tls.cert = Some(c.clone());
         }
@@ -149,12 +140,7 @@ impl Args {
         if let Some(issuer) = self.ca.issuer()? {
             cfg.issuers.push(issuer);
         }
-        if let Some(p) = self.port {
-            cfg.server.port = Some(p);
-        }
-        if !self.listen.is_empty() {
-            cfg.server.listen = self.listen.clone();
-        }
+        self.listeners.apply(&mut cfg);
         cfg.server.text |= self.text;
         if let Some(n) = self.workers {
             cfg.server.workers = n;
@@ -191,7 +177,7 @@ impl Args {
         if cfg.issuers.is_empty() {
             bail!("no CA to serve: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");
         }
-        if cfg.server.port.is_none() && cfg.server.listen.is_empty() && cfg.tls.listen.is_empty() {
+        if !has_listener(&cfg) {
             bail!("nowhere to listen: give --port N (all interfaces) or --listen ADDR:PORT");
         }
         Ok(cfg)

@@ -11,6 +11,7 @@
 
 mod cli_usage;
 mod demo;
+mod error_messages;
 mod inspect_cli;
 mod ops_check_config;
 mod ops_metrics;

@@ -210,3 +210,43 @@ fn the_example_configuration_is_checked_and_served() {
         2.0
     );
 }
+
+/// A configuration that takes its listener from `serve`'s flags is checked with the same
+/// flags; without any listener it is a warning (serve needs one), not an error.
+#[test]
+fn listeners_from_flags_are_checked_as_serve_takes_them() {
+    let pki = Pki::new("LF");
+    let cfg = write(&pki.dir, "ocsp.toml", &pki.issuer_toml());
+    let (code, out, err) = ocsp(&["check-config", p(&cfg)]).parts();
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("warning: no listener: `ocsp serve` needs one"),
+        "{out}"
+    );
+    assert!(out.contains("configuration OK"), "{out}");
+    // The flags serve takes, checked (and bound) here.
+    let (code, out, err) = ocsp(&[
+        "check-config",
+        p(&cfg),
+        "--listen",
+        "127.0.0.1:0",
+        "--port",
+        "0",
+    ])
+    .parts();
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("[server] listen 127.0.0.1:0: can listen"),
+        "{out}"
+    );
+    assert!(!out.contains("no listener"), "{out}");
+    // A flag's address that cannot be bound is an error, as in the file.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, out, _) = ocsp(&["check-config", p(&cfg), "--listen", &addr]).parts();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("cannot listen"), "{out}");
+    // And serve runs the same file with the same flag.
+    let r = Responder::start(OCSP, ["--config", p(&cfg), "--listen", "127.0.0.1:0"]);
+    assert!(!r.listening().is_empty());
+}
