@@ -1,12 +1,10 @@
 //! Sending a request: GET or POST over HTTP/1.1, plain or TLS (rustls, aws-lc-rs).
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,13 +17,6 @@ pub const MAX_GET_URL_LEN: usize = 255;
 
 /// Largest response body accepted.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// Characters left as they are in the GET path: RFC 3986 unreserved.
-const PATH_SAFE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,19 +125,9 @@ pub enum TransportError {
 }
 
 /// The GET URL for `der` under `base`: `{base}/{urlencode(base64(der))}` (one `/` between).
+/// The codec is [`ocsp_proto::get_path`], shared with the responder's decoder.
 pub fn get_url(base: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let enc = utf8_percent_encode(&b64, PATH_SAFE).to_string();
-    let base = strip_query(base);
-    if base.ends_with('/') {
-        format!("{base}{enc}")
-    } else {
-        format!("{base}/{enc}")
-    }
-}
-
-fn strip_query(base: &str) -> &str {
-    base.split(['?', '#']).next().unwrap_or(base)
+    ocsp_proto::get_path::url(base, der)
 }
 
 /// GET when the whole GET URL is at most 255 bytes (RFC 9919 §2.1), else POST; `forced`
