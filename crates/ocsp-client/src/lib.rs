@@ -8,18 +8,24 @@
 //!   `{url}/{urlencode(base64(DER))}` when that URL is at most 255 bytes (RFC 9919), POST
 //!   with `Content-Type: application/ocsp-request` otherwise.
 //!
+//! * [`query`] is the flow on top: what was asked ([`query::Asked`]), send it
+//!   ([`query::ask`]), parse and verify the answer ([`query::judge`]).
+//!
 //! Verification itself is pure and lives in [`ocsp_proto::verify`]; this crate supplies the
 //! clock ([`now`]).
 //!
 //! This crate has no server dependencies.
 
 pub mod certs;
+pub mod query;
 pub mod request;
 pub mod transport;
 
 pub use certs::{aia_ocsp_urls, load_certs, parse_serial, CertsError};
 pub use request::{build_request, random_nonce, BuiltRequest, Target};
-pub use transport::{choose_method, get_url, send, Exchange, HttpOptions, Method, TransportError};
+pub use transport::{
+    choose_method, get_url, send, send_raw, Exchange, HttpOptions, Method, RawReply, TransportError,
+};
 
 use ocsp_proto::Timestamp;
 

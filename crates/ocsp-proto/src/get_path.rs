@@ -110,10 +110,16 @@ mod tests {
     fn encoding() {
         let der = [0xFB, 0xFF, 0xFE, 0x00];
         // base64 "+//+AA==" -> every special character percent-encoded.
-        assert_eq!(url("http://h/ocsp", &der), "http://h/ocsp/%2B%2F%2F%2BAA%3D%3D");
+        assert_eq!(
+            url("http://h/ocsp", &der),
+            "http://h/ocsp/%2B%2F%2F%2BAA%3D%3D"
+        );
         assert_eq!(url("http://h/", &der), "http://h/%2B%2F%2F%2BAA%3D%3D");
         assert_eq!(url("http://h", &der), "http://h/%2B%2F%2F%2BAA%3D%3D");
-        assert_eq!(url("http://h/o?x=1", &der), "http://h/o/%2B%2F%2F%2BAA%3D%3D");
+        assert_eq!(
+            url("http://h/o?x=1", &der),
+            "http://h/o/%2B%2F%2F%2BAA%3D%3D"
+        );
         assert_eq!(decode_component("%2B%2F%2F%2BAA%3D%3D"), Some(der.to_vec()));
         assert_eq!(decode_component("-__-AA"), Some(der.to_vec()));
         assert_eq!(decode_component(""), None);

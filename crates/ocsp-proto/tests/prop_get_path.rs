@@ -9,10 +9,12 @@
 
 use base64::Engine;
 use der::asn1::OctetString;
+use ocsp_proto::get_path::{
+    decode_component as decode_get_component, encode_component, parse_path as parse_get_path,
+};
 use ocsp_proto::request::{self, RequestLimits};
 use ocsp_proto::x509_ocsp::CertId;
 use ocsp_proto::{HashAlg, Serial};
-use ocsp_proto::get_path::{decode_component as decode_get_component, encode_component, parse_path as parse_get_path};
 use proptest::prelude::*;
 
 const STD: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::cert_id::cert_id;
-use crate::status::{Revocation, RevocationReason};
 use crate::response::{
     build_signed, parse, ParsedResponse, ResponderIdKind, ResponseParams, SingleAnswer,
 };
 use crate::signer::{SignError, Signer};
+use crate::status::{Revocation, RevocationReason};
 use rcgen::{
     BasicConstraints as RcBc, CertificateParams, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ED25519,
