@@ -17,6 +17,7 @@
 //! This crate has no server dependencies.
 
 pub mod certs;
+pub mod lint;
 pub mod query;
 pub mod request;
 pub mod transport;
