@@ -16,10 +16,12 @@
 //! * [`timing`] P1–P7: the responder's own profile rules
 //!   ([`ocsp_proto::profile::Profile::check_facts`], the rule set `ocsp serve` applies
 //!   before signing) over what was received, thisUpdate age, producedAt order;
-//! * [`robustness`] R1–R3: hostile input, only with [`Config::aggressive`].
+//! * [`robustness`] R1–R3: hostile input, only with [`Config::aggressive`] (so are S7,
+//!   garbage, T3, the lenient GET encodings, and T4, another method: `openssl ocsp` exits
+//!   on each of them).
 //!
 //! The default run sends about 20 requests (plus 2 per `--cert`/`--revoked-cert`);
-//! `--aggressive` adds at most 7 and one idle connection. Each request is bounded by
+//! `--aggressive` adds at most 12 and one idle connection. Each request is bounded by
 //! [`Config::timeout`]. [`render`] turns a [`Report`] into text, JSON or Prometheus text.
 //! Exit status: [`Report::exit_code`].
 
@@ -129,8 +131,6 @@ pub async fn run(cfg: &Config) -> Report {
         return finish(&lab, f, Some(format!("{} does not answer: {why}", cfg.url)));
     }
     transport::methods_answered(&mut f, lab.probe(post), lab.probe(get), cfg.profile);
-    transport::get_encodings(&mut lab, &mut f, get).await;
-    transport::other_method(&mut lab, &mut f).await;
     caching::headers(&mut lab, &mut f, get).await;
     let sent = semantics::check(&mut lab, &mut f, &good, &revoked, cfg.profile).await;
     nonce::check(&mut lab, &mut f, &base, post, cfg.profile).await;
@@ -177,7 +177,15 @@ pub async fn run(cfg: &Config) -> Report {
     timing::profile_rules(&mut f, &lab, cfg.profile, &known);
     timing::produced_at_order(&mut f, &lab, &repeats);
     if cfg.aggressive {
+        // Lenient GET encodings first: a responder that cannot read them may stop (openssl
+        // ocsp exits), which the robustness probes then report.
+        semantics::garbage(&mut lab, &mut f).await;
+        transport::get_encodings(&mut lab, &mut f, get).await;
+        transport::other_method(&mut lab, &mut f).await;
         robustness::check(&mut lab, &mut f, &base_asked.der).await;
+    } else {
+        semantics::garbage_skipped(&mut f);
+        transport::skipped(&mut f);
     }
     transport::latency(&mut f, &lab);
     f.sort_by_key(|x| x.group);

@@ -8,7 +8,7 @@
 //! | S4 | a CertID of an issuer nobody serves | `unauthorized` (`unknown` passes under rfc6960 only) |
 //! | S5 | a SHA-256 CertID | answered, with the SHA-256 CertID |
 //! | S6 | three CertIDs in one request | three answers, or a clean OCSP error |
-//! | S7 | a POST body that is not DER | `malformedRequest` (another 4xx is a warning) |
+//! | S7 | a POST body that is not DER (`--aggressive` only) | `malformedRequest` (another 4xx is a warning) |
 
 use crate::lint::finding::{Finding, Group, Verdict};
 use crate::lint::probes::{random_serial, Lab, Probe};
@@ -38,7 +38,7 @@ pub struct Sent {
     pub random: Option<usize>,
     /// S4.
     pub unknown_issuer: Option<usize>,
-    /// S7 (raw, so no probe index; its outcome is kept here).
+    /// S7's OCSP status, when one came back.
     pub garbage_status: Option<OcspResponseStatus>,
 }
 
@@ -293,6 +293,12 @@ pub async fn check(
             "RFC 6960 §4.1.1, §4.2.1",
         ));
     }
+    sent
+}
+
+/// S7 (`--aggressive` only: `openssl ocsp` exits on it); returns the OCSP status seen.
+pub async fn garbage(lab: &mut Lab, f: &mut Vec<Finding>) -> Option<OcspResponseStatus> {
+    let mut sent = Sent::default();
     // S7
     let url = lab.url.clone();
     let garbage = b"\x30\x03\x02\x01this is not an OCSP request".to_vec();
@@ -341,7 +347,19 @@ pub async fn check(
         "a request that does not parse is answered malformedRequest",
         "RFC 6960 §2.3, §4.2.1",
     ));
-    sent
+    sent.garbage_status
+}
+
+/// S7 when not sent.
+pub fn garbage_skipped(f: &mut Vec<Finding>) {
+    f.push(Finding::new(
+        "S7",
+        Group::Semantics,
+        Verdict::Skip,
+        "sent only with --aggressive (a request that does not parse may stop a responder)",
+        "a request that does not parse is answered malformedRequest",
+        "RFC 6960 §2.3, §4.2.1",
+    ));
 }
 
 /// A request whose CertID names an issuer with made-up name and key hashes.

@@ -143,7 +143,7 @@ pub fn check(
             Ok(Some((_, ku))) => {
                 if !ku.0.contains(KeyUsages::DigitalSignature) {
                     must.push("keyUsage without digitalSignature".into());
-                } else if ku.0.bits() != KeyUsages::DigitalSignature as u16 {
+                } else if ku.0.into_iter().count() > 1 {
                     br.push("keyUsage has more than digitalSignature".into());
                 }
             }

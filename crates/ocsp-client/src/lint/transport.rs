@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | T1 | POST `application/ocsp-request` | 200, `application/ocsp-response`, an OCSP response |
 //! | T2 | GET `{url}/{urlencode(base64)}` | the same |
-//! | T3 | GET as base64url without padding, unescaped `+/=`, after `//` | the same statuses as T2 (WARN otherwise) |
-//! | T4 | PUT | a 4xx status, the server still answering |
+//! | T3 | GET as base64url without padding, unescaped `+/=`, after `//` (`--aggressive` only) | the same statuses as T2 (WARN otherwise) |
+//! | T4 | PUT (`--aggressive` only) | a 4xx status |
 //! | T5 | every request of the run | the slowest within 10 s (BR §4.10.2) |
 
 use crate::lint::finding::{Finding, Group, Verdict};
@@ -145,6 +145,26 @@ pub async fn get_encodings(lab: &mut Lab, f: &mut Vec<Finding>, get: usize) {
         },
         "GET encodings clients use (base64url, unescaped, //) are understood",
         "RFC 6960 Appendix A.1; cfssl#354, boulder#798, vault#18938",
+    ));
+}
+
+/// T3 and T4 when not sent (without `--aggressive`).
+pub fn skipped(f: &mut Vec<Finding>) {
+    f.push(Finding::new(
+        "T3",
+        Group::Transport,
+        Verdict::Skip,
+        "sent only with --aggressive (a GET a responder cannot read may stop it)",
+        "GET encodings clients use (base64url, unescaped, //) are understood",
+        "RFC 6960 Appendix A.1; cfssl#354, boulder#798, vault#18938",
+    ));
+    f.push(Finding::new(
+        "T4",
+        Group::Transport,
+        Verdict::Skip,
+        "sent only with --aggressive (an unexpected method may stop a responder)",
+        "methods other than GET and POST are refused with a 4xx (405), not a crash",
+        "RFC 9110 §15.5.6; RFC 6960 Appendix A",
     ));
 }
 

@@ -28,9 +28,10 @@ pub enum Format {
 #[command(after_help = "\
 Sends about 20 ordinary requests (2 more per --cert / --revoked-cert) and judges every answer: \
 transport, caching headers, encoding, semantics, nonces, signer, times and profile rules. \
---aggressive adds the robustness probes: at most 3 hostile requests (a 100 KiB body, an idle \
-connection, undecodable GET paths), each followed by one ordinary request, each bounded by \
---timeout; they may stop a fragile responder, so run them against your own.\n\n\
+--aggressive adds at most 12 requests: a POST of garbage, GETs in lenient encodings (base64url, \
+unescaped, //), a PUT, then the robustness probes (a 100 KiB body, an idle connection, undecodable GET paths), each \
+followed by one ordinary request; every request is bounded by --timeout. They may stop a \
+fragile responder (openssl ocsp exits on any of them), so aim them at your own.\n\n\
 Exit status: 0 clean, 1 warnings only, 2 failures, 3 could not run. See docs/lint.md.")]
 pub struct Args {
     /// The responder's URL (http:// or https://).
