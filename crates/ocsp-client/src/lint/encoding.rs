@@ -4,7 +4,7 @@
 //! |---|---|
 //! | E1 | the OCSPResponse is DER: decoding and re-encoding gives the same octets, nothing trails |
 //! | E2 | producedAt, thisUpdate, nextUpdate and revocationTime are GeneralizedTime `YYYYMMDDHHMMSSZ` (the strict DER decoder accepts nothing else) |
-//! | E3 | no empty `responseExtensions` (`A1 02 30 00`, Mozilla mozpkix) |
+//! | E3 | no empty `responseExtensions` (`A1 02 30 00`, Mozilla mozpkix) or `certs` |
 //! | E4 | no critical extension lint does not know |
 //! | E5 | one SingleResponse per requested CertID, its CertID equal to the request's octet for octet |
 
@@ -13,7 +13,8 @@ use crate::lint::probes::Lab;
 use der::{Decode, Encode};
 use ocsp_proto::const_oid::db::rfc5280::{ID_CE_HOLD_INSTRUCTION_CODE, ID_CE_INVALIDITY_DATE};
 use ocsp_proto::const_oid::db::rfc6960::{ID_PKIX_OCSP_EXTENDED_REVOKE, ID_PKIX_OCSP_NONCE};
-use ocsp_proto::x509_ocsp::OcspResponse;
+use ocsp_proto::x509_ocsp::{BasicOcspResponse, OcspResponse};
+use ocsp_proto::Timestamp;
 
 /// Critical extensions lint knows.
 const KNOWN: [ocsp_proto::const_oid::ObjectIdentifier; 4] = [
@@ -33,6 +34,87 @@ pub fn der_problem(der: &[u8]) -> Option<String> {
             Err(e) => Some(format!("cannot re-encode: {e}")),
         },
     }
+}
+
+/// E3 and E4 on one BasicOCSPResponse: whether a SEQUENCE that must not be empty is
+/// (`responseExtensions`, `certs`), and the unknown critical extensions.
+fn structure(basic: &BasicOcspResponse) -> (Vec<&'static str>, Vec<String>) {
+    let rd = &basic.tbs_response_data;
+    let mut empty = Vec::new();
+    if matches!(&rd.response_extensions, Some(v) if v.is_empty()) {
+        empty.push("responseExtensions");
+    }
+    if matches!(&basic.certs, Some(v) if v.is_empty()) {
+        empty.push("certs");
+    }
+    let unknown = rd
+        .response_extensions
+        .iter()
+        .flatten()
+        .chain(rd.responses.iter().flat_map(|s| s.single_extensions.iter().flatten()))
+        .filter(|e| e.critical && !KNOWN.contains(&e.extn_id))
+        .map(|e| e.extn_id.to_string())
+        .collect();
+    (empty, unknown)
+}
+
+/// The checks that need nothing but one response's octets: E1–E4 and the sign of the
+/// validity interval (P3's `nextUpdate` after `thisUpdate`). What `ocsp lint` says of a
+/// single response; the tests hold it against `pkilint`'s `lint_ocsp_response`.
+pub fn one_response(der: &[u8]) -> Vec<Finding> {
+    let mut f = Vec::new();
+    let push = |f: &mut Vec<Finding>, id: &'static str, group: Group, bad: Option<String>, rule: &str, src: &str| {
+        f.push(match bad {
+            None => Finding::new(id, group, Verdict::Pass, "as required", rule, src),
+            Some(b) => Finding::new(id, group, Verdict::Fail, b, rule, src),
+        })
+    };
+    push(&mut f, "E1", Group::Encoding, der_problem(der), "the response is DER, nothing after it", "RFC 6960 §4.2.1 (X.690 DER)");
+    let basic = match ocsp_proto::response::parse(der) {
+        Ok(ocsp_proto::response::ParsedResponse::Basic { basic, .. }) => basic,
+        Ok(ocsp_proto::response::ParsedResponse::Error(_)) => return f,
+        Err(e) => {
+            push(&mut f, "E2", Group::Encoding, Some(format!("not parseable: {e}")), "GeneralizedTime in UTC with seconds, no fractions", "RFC 5280 §4.1.2.5.2");
+            return f;
+        }
+    };
+    push(&mut f, "E2", Group::Encoding, None, "GeneralizedTime in UTC with seconds, no fractions", "RFC 5280 §4.1.2.5.2");
+    let (empty, unknown) = structure(&basic);
+    push(
+        &mut f,
+        "E3",
+        Group::Encoding,
+        (!empty.is_empty()).then(|| format!("empty {}", empty.join(", "))),
+        "no empty responseExtensions or certs",
+        "RFC 6960 §4.2.1 (SEQUENCE SIZE (1..MAX)); Mozilla mozpkix",
+    );
+    push(
+        &mut f,
+        "E4",
+        Group::Encoding,
+        (!unknown.is_empty()).then(|| format!("unknown critical {}", unknown.join(", "))),
+        "no critical extension a client may not know",
+        "RFC 6960 §4.4, RFC 5280 §4.2",
+    );
+    let negative: Vec<String> = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter_map(|s| {
+            let this = Timestamp::from_ocsp(&s.this_update);
+            let next = Timestamp::from_ocsp(s.next_update.as_ref()?);
+            (next < this).then(|| format!("nextUpdate {next} before thisUpdate {this}"))
+        })
+        .collect();
+    push(
+        &mut f,
+        "P3",
+        Group::Time,
+        (!negative.is_empty()).then(|| negative.join("; ")),
+        "validity-min: nextUpdate not before thisUpdate",
+        "RFC 6960 §4.2.2.1",
+    );
+    f
 }
 
 /// E1–E5.
@@ -123,8 +205,8 @@ pub fn check(f: &mut Vec<Finding>, lab: &Lab) {
         "E3",
         &e3,
         Verdict::Fail,
-        format!("{n} responses: no empty responseExtensions"),
-        "responseExtensions absent rather than empty",
+        format!("{n} responses: no empty responseExtensions or certs"),
+        "no empty responseExtensions or certs",
         "RFC 6960 §4.2.1 (SEQUENCE SIZE (1..MAX)); Mozilla mozpkix",
     ));
     f.push(line(
