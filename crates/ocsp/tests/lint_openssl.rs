@@ -56,7 +56,7 @@ fn the_seed_responders_faults_are_reported() {
         assert_verdict(&doc, id, "PASS");
     }
     assert_verdict(&doc, "S1", "PASS"); // good.pem
-    // No nextUpdate without -ndays (RFC 9919).
+                                        // No nextUpdate without -ndays (RFC 9919).
     assert_verdict(&doc, "P1", "FAIL");
     // No caching headers.
     for id in ["C1", "C2", "C3"] {
@@ -78,7 +78,10 @@ fn the_seed_responders_faults_are_reported() {
         .find(|c| c["id"] == "N3")
         .unwrap();
     assert!(
-        n3["seen"].as_str().unwrap().contains("129 octets: answered and echoed"),
+        n3["seen"]
+            .as_str()
+            .unwrap()
+            .contains("129 octets: answered and echoed"),
         "{n3}"
     );
     // An unknown issuer answered unknown, not unauthorized.
@@ -90,7 +93,10 @@ fn the_seed_responders_faults_are_reported() {
         assert_verdict(&doc, id, "SKIP");
     }
     assert!(!verdicts(&doc).contains_key("R1"));
-    assert!(o.is_running(), "a default lint run must not stop the responder");
+    assert!(
+        o.is_running(),
+        "a default lint run must not stop the responder"
+    );
 
     // Under RFC 6960 alone, `unknown` for an unknown issuer is allowed and a missing
     // nextUpdate is a warning.
@@ -125,22 +131,33 @@ fn next_update_with_ndays_and_the_text_report() {
             continue;
         }
         if let Some(rest) = line.strip_prefix("summary: ") {
-            assert!(rest.contains(" checks, ") && rest.ends_with("exit 2"), "{line}");
+            assert!(
+                rest.contains(" checks, ") && rest.ends_with("exit 2"),
+                "{line}"
+            );
             continue;
         }
         let (id, rest) = line.split_once(' ').unwrap();
         assert!(
-            id.len() == 2 && id.as_bytes()[0].is_ascii_uppercase() && id.as_bytes()[1].is_ascii_digit(),
+            id.len() == 2
+                && id.as_bytes()[0].is_ascii_uppercase()
+                && id.as_bytes()[1].is_ascii_digit(),
             "{line}"
         );
-        let verdict = rest.trim_start().split_whitespace().next().unwrap();
-        assert!(["PASS", "WARN", "FAIL", "SKIP"].contains(&verdict), "{line}");
+        let verdict = rest.split_whitespace().next().unwrap();
+        assert!(
+            ["PASS", "WARN", "FAIL", "SKIP"].contains(&verdict),
+            "{line}"
+        );
         assert!(line.contains(" — ") && line.ends_with(']'), "{line}");
         checks += 1;
     }
     assert!(checks >= 30, "{text}");
     let p1 = text.lines().find(|l| l.starts_with("P1 ")).unwrap();
-    assert!(p1.contains("PASS"), "with -ndays every answer has nextUpdate: {p1}");
+    assert!(
+        p1.contains("PASS"),
+        "with -ndays every answer has nextUpdate: {p1}"
+    );
     assert!(text.lines().any(|l| l.starts_with("S4   FAIL")), "{text}");
 }
 

@@ -51,7 +51,11 @@ fn structure(basic: &BasicOcspResponse) -> (Vec<&'static str>, Vec<String>) {
         .response_extensions
         .iter()
         .flatten()
-        .chain(rd.responses.iter().flat_map(|s| s.single_extensions.iter().flatten()))
+        .chain(
+            rd.responses
+                .iter()
+                .flat_map(|s| s.single_extensions.iter().flatten()),
+        )
         .filter(|e| e.critical && !KNOWN.contains(&e.extn_id))
         .map(|e| e.extn_id.to_string())
         .collect();
@@ -63,22 +67,48 @@ fn structure(basic: &BasicOcspResponse) -> (Vec<&'static str>, Vec<String>) {
 /// single response; the tests hold it against `pkilint`'s `lint_ocsp_response`.
 pub fn one_response(der: &[u8]) -> Vec<Finding> {
     let mut f = Vec::new();
-    let push = |f: &mut Vec<Finding>, id: &'static str, group: Group, bad: Option<String>, rule: &str, src: &str| {
+    let push = |f: &mut Vec<Finding>,
+                id: &'static str,
+                group: Group,
+                bad: Option<String>,
+                rule: &str,
+                src: &str| {
         f.push(match bad {
             None => Finding::new(id, group, Verdict::Pass, "as required", rule, src),
             Some(b) => Finding::new(id, group, Verdict::Fail, b, rule, src),
         })
     };
-    push(&mut f, "E1", Group::Encoding, der_problem(der), "the response is DER, nothing after it", "RFC 6960 §4.2.1 (X.690 DER)");
+    push(
+        &mut f,
+        "E1",
+        Group::Encoding,
+        der_problem(der),
+        "the response is DER, nothing after it",
+        "RFC 6960 §4.2.1 (X.690 DER)",
+    );
     let basic = match ocsp_proto::response::parse(der) {
         Ok(ocsp_proto::response::ParsedResponse::Basic { basic, .. }) => basic,
         Ok(ocsp_proto::response::ParsedResponse::Error(_)) => return f,
         Err(e) => {
-            push(&mut f, "E2", Group::Encoding, Some(format!("not parseable: {e}")), "GeneralizedTime in UTC with seconds, no fractions", "RFC 5280 §4.1.2.5.2");
+            push(
+                &mut f,
+                "E2",
+                Group::Encoding,
+                Some(format!("not parseable: {e}")),
+                "GeneralizedTime in UTC with seconds, no fractions",
+                "RFC 5280 §4.1.2.5.2",
+            );
             return f;
         }
     };
-    push(&mut f, "E2", Group::Encoding, None, "GeneralizedTime in UTC with seconds, no fractions", "RFC 5280 §4.1.2.5.2");
+    push(
+        &mut f,
+        "E2",
+        Group::Encoding,
+        None,
+        "GeneralizedTime in UTC with seconds, no fractions",
+        "RFC 5280 §4.1.2.5.2",
+    );
     let (empty, unknown) = structure(&basic);
     push(
         &mut f,

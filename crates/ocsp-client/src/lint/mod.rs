@@ -20,7 +20,7 @@
 //!   garbage, T3, the lenient GET encodings, and T4, another method: `openssl ocsp` exits
 //!   on each of them).
 //!
-//! The default run sends about 20 requests (plus 2 per `--cert`/`--revoked-cert`);
+//! The default run sends about 15 requests (plus one per `--cert`/`--revoked-cert`);
 //! `--aggressive` adds at most 12 and one idle connection. Each request is bounded by
 //! [`Config::timeout`]. [`render`] turns a [`Report`] into text, JSON or Prometheus text.
 //! Exit status: [`Report::exit_code`].

@@ -26,7 +26,7 @@ pub enum Format {
 /// Flags of `ocsp lint`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Sends about 20 ordinary requests (2 more per --cert / --revoked-cert) and judges every answer: \
+Sends about 15 ordinary requests (one more per --cert / --revoked-cert) and judges every answer: \
 transport, caching headers, encoding, semantics, nonces, signer, times and profile rules. \
 --aggressive adds at most 12 requests: a POST of garbage, GETs in lenient encodings (base64url, \
 unescaped, //), a PUT, then the robustness probes (a 100 KiB body, an idle connection, undecodable GET paths), each \

@@ -173,7 +173,12 @@ pub fn issue_expired(pki: &Pki) -> std::path::PathBuf {
     let c = pki.issue_with(
         "expired",
         "usr_cert",
-        &["-startdate", "20200101000000Z", "-enddate", "20210101000000Z"],
+        &[
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20210101000000Z",
+        ],
     );
     pki.update_db();
     c
