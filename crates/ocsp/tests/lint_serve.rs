@@ -141,6 +141,15 @@ fn json_document_shape_and_could_not_run() {
         doc["error"].as_str().unwrap().contains("does not answer"),
         "{doc}"
     );
+    // A usage error: exit 3 (2 means failures).
+    assert_eq!(lint(&[&url, "--no-such-flag"]).status.code(), Some(3));
+    assert_eq!(lint(&[&url]).status.code(), Some(3), "--issuer is required");
+    assert_eq!(
+        lint(&[&url, "--issuer", p(&pki.cacert), "--profile", "webtrust"])
+            .status
+            .code(),
+        Some(3)
+    );
     // An unreadable issuer: exit 3 too.
     let out = lint(&[&url, "--issuer", "/nonexistent/ca.pem"]);
     assert_eq!(out.status.code(), Some(3));

@@ -555,3 +555,97 @@ fn chains() {
     let e = verify_chain(&below, std::slice::from_ref(&mid), &roots, NOW).unwrap_err();
     assert!(matches!(e, ChainError::NotCa { .. }), "{e}");
 }
+
+/// One rule set, two uses: the facts of a response about to be signed and the facts read
+/// back from the signed bytes break the same profile rules.
+#[test]
+fn facts_before_signing_and_after_receiving_agree() {
+    use crate::facts::{ReceivedSigner, ResponseFacts};
+    use crate::profile::{Profile, Rule};
+    let pki = ca("Facts CA");
+    let idz = ids(&pki, &["0a", "0b"], HashAlg::Sha256);
+    let statuses = [CertStatus::Good, CertStatus::Unknown];
+    for next in [
+        None,
+        Some(NOW.plus(3600)),
+        Some(NOW.plus(86_400)),
+        Some(NOW.plus(30 * 86_400)),
+    ] {
+        let made = respond(
+            &pki.ca_signer,
+            &pki.ca,
+            &idz,
+            &statuses,
+            None,
+            true,
+            &[],
+            NOW,
+            next,
+        );
+        let ParsedResponse::Basic { basic, .. } = parse(&made.der).unwrap() else {
+            panic!("not basic")
+        };
+        let rs = ReceivedSigner::of(&basic, &pki.ca).unwrap();
+        let received = ResponseFacts::from_basic(&basic, rs.facts(), |s| Some(s.to_hex() == "0A"));
+        let answers: Vec<SingleAnswer> = idz
+            .iter()
+            .zip(&statuses)
+            .map(|(id, st)| SingleAnswer {
+                cert_id: id.clone(),
+                status: st.clone(),
+                this_update: NOW,
+                next_update: next,
+            })
+            .collect();
+        let rid = ResponderIdKind::by_key(&pki.ca).unwrap();
+        let params = ResponseParams {
+            responder_id: &rid,
+            produced_at: NOW,
+            answers: &answers,
+            nonce: None,
+            extended_revoke: false,
+            certs: &[],
+        };
+        let before = ResponseFacts::from_params(&params, &[true, false], rs.facts());
+        assert_eq!(before.answers, received.answers, "{next:?}");
+        for p in Profile::ALL {
+            let a: Vec<Rule> = p.check_facts(&before).iter().map(|v| v.rule).collect();
+            let b: Vec<Rule> = p.check_facts(&received).iter().map(|v| v.rule).collect();
+            assert_eq!(a, b, "{p} {next:?}");
+            // check_response reports the first of them.
+            let first = p
+                .check_response(&params, &[true, false], &rs.facts())
+                .err()
+                .map(|v| v.rule);
+            assert_eq!(first, a.first().copied(), "{p} {next:?}");
+        }
+    }
+    // A serial not on record answered good breaks unassigned-never-good in both uses.
+    let made = respond(
+        &pki.ca_signer,
+        &pki.ca,
+        &idz[..1],
+        &[CertStatus::Good],
+        None,
+        true,
+        &[],
+        NOW,
+        Some(NOW.plus(86_400)),
+    );
+    let ParsedResponse::Basic { basic, .. } = parse(&made.der).unwrap() else {
+        panic!("not basic")
+    };
+    let rs = ReceivedSigner::of(&basic, &pki.ca).unwrap();
+    let received = ResponseFacts::from_basic(&basic, rs.facts(), |_| Some(false));
+    let rules: Vec<Rule> = Profile::Cabf
+        .check_facts(&received)
+        .iter()
+        .map(|v| v.rule)
+        .collect();
+    assert_eq!(rules, vec![Rule::UnassignedNeverGood]);
+    let unknown = ResponseFacts::from_basic(&basic, rs.facts(), |_| None);
+    assert!(
+        Profile::Cabf.check_facts(&unknown).is_empty(),
+        "not judged when not known"
+    );
+}
