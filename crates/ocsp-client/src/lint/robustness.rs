@@ -81,6 +81,7 @@ pub async fn check(lab: &mut Lab, f: &mut Vec<Finding>, base: &[u8]) {
                 Err(format!("100 KiB body: {s}"))
             }
         }
+        Err(e) if e.starts_with("cannot connect") => Err(format!("100 KiB body: {e}")),
         // A server may close the connection on an oversized body: a refusal too.
         Err(e) => Ok(format!("100 KiB body: connection ended ({e})")),
     };
