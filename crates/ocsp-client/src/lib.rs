@@ -6,10 +6,12 @@
 //!   random 32-octet nonce (RFC 9654).
 //! * [`transport`] sends it over HTTP or HTTPS (rustls with the aws-lc-rs provider): GET to
 //!   `{url}/{urlencode(base64(DER))}` when that URL is at most 255 bytes (RFC 9919), POST
-//!   with `Content-Type: application/ocsp-request` otherwise.
-//!
+//!   with `Content-Type: application/ocsp-request` otherwise; [`transport::Exchange`] keeps
+//!   every response header and the time taken.
 //! * [`query`] is the flow on top: what was asked ([`query::Asked`]), send it
 //!   ([`query::ask`]), parse and verify the answer ([`query::judge`]).
+//! * [`lint`] checks a live responder against the RFCs and a compliance profile
+//!   (`ocsp lint`, docs/lint.md), on top of [`query`] and [`transport::send_raw`].
 //!
 //! Verification itself is pure and lives in [`ocsp_proto::verify`]; this crate supplies the
 //! clock ([`now`]).
