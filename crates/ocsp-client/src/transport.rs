@@ -1,12 +1,10 @@
 //! Sending a request: GET or POST over HTTP/1.1, plain or TLS (rustls, aws-lc-rs).
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,13 +17,6 @@ pub const MAX_GET_URL_LEN: usize = 255;
 
 /// Largest response body accepted.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// Characters left as they are in the GET path: RFC 3986 unreserved.
-const PATH_SAFE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +72,28 @@ pub struct Exchange {
     pub status: u16,
     /// The Content-Type header, if any.
     pub content_type: Option<String>,
+    /// Every response header, as received (Cache-Control, ETag, Expires, Last-Modified,
+    /// Date ...).
+    pub headers: http::HeaderMap,
     /// The body.
     pub body: Vec<u8>,
+    /// When the request was started (wall clock, whole seconds).
+    pub started: ocsp_proto::Timestamp,
+    /// From connecting to the last octet of the body.
+    pub elapsed: Duration,
+}
+
+/// What came back from [`send_raw`]: any method, any path, any body.
+#[derive(Clone, Debug)]
+pub struct RawReply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Every response header.
+    pub headers: http::HeaderMap,
+    /// The body (at most [`MAX_RESPONSE_BYTES`]).
+    pub body: Vec<u8>,
+    /// From connecting to the last octet of the body.
+    pub elapsed: Duration,
 }
 
 /// Why a request could not be sent or its answer read.
@@ -134,19 +145,9 @@ pub enum TransportError {
 }
 
 /// The GET URL for `der` under `base`: `{base}/{urlencode(base64(der))}` (one `/` between).
+/// The codec is [`ocsp_proto::get_path`], shared with the responder's decoder.
 pub fn get_url(base: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let enc = utf8_percent_encode(&b64, PATH_SAFE).to_string();
-    let base = strip_query(base);
-    if base.ends_with('/') {
-        format!("{base}{enc}")
-    } else {
-        format!("{base}/{enc}")
-    }
-}
-
-fn strip_query(base: &str) -> &str {
-    base.split(['?', '#']).next().unwrap_or(base)
+    ocsp_proto::get_path::url(base, der)
 }
 
 /// GET when the whole GET URL is at most 255 bytes (RFC 9919 §2.1), else POST; `forced`
@@ -247,7 +248,7 @@ async fn exchange<S>(
     stream: S,
     req: Request<Full<Bytes>>,
     url: &str,
-) -> Result<(u16, Option<String>, Vec<u8>), TransportError>
+) -> Result<(u16, http::HeaderMap, Vec<u8>), TransportError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -263,11 +264,7 @@ where
     });
     let resp = sender.send_request(req).await.map_err(|e| http_err(&e))?;
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let headers = resp.headers().clone();
     let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
         .collect()
         .await
@@ -279,7 +276,7 @@ where
         .to_bytes()
         .to_vec();
     driver.abort();
-    Ok((status, content_type, body))
+    Ok((status, headers, body))
 }
 
 /// Send `der` to the responder at `base_url` and read the answer.
@@ -332,6 +329,32 @@ pub async fn send(
         req.headers_mut().insert(n, v);
     }
 
+    let started = crate::now();
+    let (status, headers, body, elapsed) = perform(&target, req, &url, opts).await?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(Exchange {
+        method,
+        url,
+        status,
+        content_type,
+        headers,
+        body,
+        started,
+        elapsed,
+    })
+}
+
+/// Connect (TLS for https), send `req`, read the answer, all within `opts.timeout`.
+async fn perform(
+    target: &Target,
+    req: Request<Full<Bytes>>,
+    url: &str,
+    opts: &HttpOptions,
+) -> Result<(u16, http::HeaderMap, Vec<u8>, Duration), TransportError> {
+    let t0 = std::time::Instant::now();
     let work = async {
         let addr = format!("{}:{}", target.host, target.port);
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
@@ -353,24 +376,67 @@ pub async fn send(
                 .connect(name, tcp)
                 .await
                 .map_err(|e| tls_err(e.to_string()))?;
-            exchange(tls, req, &url).await
+            exchange(tls, req, url).await
         } else {
-            exchange(tcp, req, &url).await
+            exchange(tcp, req, url).await
         }
     };
-    let (status, content_type, body) =
+    let (status, headers, body) =
         tokio::time::timeout(opts.timeout, work)
             .await
             .map_err(|_| TransportError::Timeout {
-                url: url.clone(),
+                url: url.to_string(),
                 secs: opts.timeout.as_secs(),
             })??;
-    Ok(Exchange {
-        method,
-        url,
+    Ok((status, headers, body, t0.elapsed()))
+}
+
+/// Send any `method` to `url` exactly as given (its path is not re-encoded) with `body` and
+/// `headers` (added after Host, User-Agent and Accept). For probes that a well-behaved
+/// client never makes: HEAD, PUT, undecodable GET paths, oversized bodies. `opts.method` is
+/// ignored.
+pub async fn send_raw(
+    method: &str,
+    url: &str,
+    body: Vec<u8>,
+    headers: &[(String, String)],
+    opts: &HttpOptions,
+) -> Result<RawReply, TransportError> {
+    let (target, uri) = parse_base(url)?;
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let bad = |reason: String| TransportError::BadUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let m = http::Method::from_bytes(method.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let mut req = Request::builder()
+        .method(m)
+        .uri(if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        })
+        .header(HOST, target.authority.as_str())
+        .header(USER_AGENT, concat!("ocsp/", env!("CARGO_PKG_VERSION")))
+        .header(ACCEPT, "application/ocsp-response")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| bad(e.to_string()))?;
+    for (name, value) in headers {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| TransportError::BadHeader(name.clone(), e.to_string()))?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|e| TransportError::BadHeader(name.clone(), e.to_string()))?;
+        req.headers_mut().insert(n, v);
+    }
+    let (status, headers, body, elapsed) = perform(&target, req, url, opts).await?;
+    Ok(RawReply {
         status,
-        content_type,
+        headers,
         body,
+        elapsed,
     })
 }
 

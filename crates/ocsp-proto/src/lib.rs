@@ -9,6 +9,9 @@
 //! precision RFC 9919 allows on the wire.
 
 pub mod cert_id;
+pub mod chain;
+pub mod facts;
+pub mod get_path;
 pub mod profile;
 pub mod request;
 pub mod response;

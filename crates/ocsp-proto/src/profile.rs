@@ -24,6 +24,7 @@
 //!
 //! Times are arguments: this module reads no clock.
 
+use crate::facts::{AnswerFacts, ResponseFacts};
 use crate::response::ResponseParams;
 use crate::sigalg;
 use crate::status::CertStatus;
@@ -389,60 +390,96 @@ impl Profile {
 
     /// Check a response about to be signed. `on_record[i]` says whether the status source
     /// held a record of the serial of `params.answers[i]`; a missing entry counts as no
-    /// record (so a `good` for it is refused).
+    /// record (so a `good` for it is refused). The first violation is returned.
     pub fn check_response(
         self,
         params: &ResponseParams<'_>,
         on_record: &[bool],
         signer: &SignerFacts<'_>,
     ) -> Result<(), Violation> {
-        self.check_algorithm(signer.algorithm, signer.spki_der)?;
-        for (i, a) in params.answers.iter().enumerate() {
-            let Some(next) = a.next_update else {
-                return Err(self.violation(
-                    Rule::NextUpdatePresent,
-                    "a SingleResponse has no nextUpdate",
-                ));
-            };
-            if next <= a.this_update {
-                return Err(self.violation(
-                    Rule::ValidityMin,
-                    format!(
-                        "nextUpdate {next} is not after thisUpdate {}",
-                        a.this_update
-                    ),
-                ));
-            }
-            self.check_validity(next.0 - a.this_update.0)?;
-            if next > signer.not_after {
-                return Err(self.violation(
-                    Rule::NextUpdateWithinSigner,
-                    format!(
-                        "nextUpdate {next} is after the responder certificate's notAfter {}",
-                        signer.not_after
-                    ),
-                ));
-            }
-            if a.this_update > params.produced_at {
-                return Err(self.violation(
-                    Rule::ThisUpdateNotFuture,
-                    format!(
-                        "thisUpdate {} is after producedAt {}",
-                        a.this_update, params.produced_at
-                    ),
-                ));
-            }
-            if matches!(a.status, CertStatus::Good) && !on_record.get(i).copied().unwrap_or(false) {
-                return Err(self.violation(
-                    Rule::UnassignedNeverGood,
-                    format!(
-                        "serial {} has no record but would be answered good",
-                        crate::Serial::of_cert_id(&a.cert_id)
-                    ),
-                ));
+        let facts = ResponseFacts::from_params(params, on_record, *signer);
+        match self.judge(&facts, true).into_iter().next() {
+            Some(v) => Err(v),
+            None => Ok(()),
+        }
+    }
+
+    /// Every rule `facts` break, in rule order per answer (algorithm first). The same rules
+    /// as [`Profile::check_response`], for a response received (`ocsp lint`).
+    pub fn check_facts(self, facts: &ResponseFacts<'_>) -> Vec<Violation> {
+        self.judge(facts, false)
+    }
+
+    fn judge(self, facts: &ResponseFacts<'_>, first_only: bool) -> Vec<Violation> {
+        let mut out = Vec::new();
+        if let Err(v) = self.check_algorithm(facts.signer.algorithm, facts.signer.spki_der) {
+            out.push(v);
+            if first_only {
+                return out;
             }
         }
-        Ok(())
+        for a in &facts.answers {
+            for v in self.answer_violations(a, facts) {
+                out.push(v);
+                if first_only {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    fn answer_violations(self, a: &AnswerFacts, facts: &ResponseFacts<'_>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        match a.next_update {
+            None => out.push(self.violation(
+                Rule::NextUpdatePresent,
+                format!(
+                    "the SingleResponse for serial {} has no nextUpdate",
+                    a.serial
+                ),
+            )),
+            Some(next) if next <= a.this_update => out.push(self.violation(
+                Rule::ValidityMin,
+                format!(
+                    "nextUpdate {next} is not after thisUpdate {}",
+                    a.this_update
+                ),
+            )),
+            Some(next) => {
+                if let Err(v) = self.check_validity(next.0 - a.this_update.0) {
+                    out.push(v);
+                }
+                if next > facts.signer.not_after {
+                    out.push(self.violation(
+                        Rule::NextUpdateWithinSigner,
+                        format!(
+                            "nextUpdate {next} is after the responder certificate's notAfter {}",
+                            facts.signer.not_after
+                        ),
+                    ));
+                }
+            }
+        }
+        if a.this_update > facts.produced_at {
+            out.push(self.violation(
+                Rule::ThisUpdateNotFuture,
+                format!(
+                    "thisUpdate {} is after producedAt {}",
+                    a.this_update, facts.produced_at
+                ),
+            ));
+        }
+        if matches!(a.status, CertStatus::Good) && a.on_record == Some(false) {
+            out.push(self.violation(
+                Rule::UnassignedNeverGood,
+                format!(
+                    "serial {} has no record but would be answered good",
+                    a.serial
+                ),
+            ));
+        }
+        out
     }
 }
 

@@ -46,6 +46,21 @@ pub enum ResponderIdKind {
     ByName(Name),
 }
 
+/// Whether `cert` is the one a ResponderID names.
+pub fn responder_id_matches(rid: &x509_ocsp::ResponderId, cert: &Certificate) -> bool {
+    match rid {
+        x509_ocsp::ResponderId::ByName(n) => cert.tbs_certificate.subject == *n,
+        x509_ocsp::ResponderId::ByKey(h) => {
+            let key = cert
+                .tbs_certificate
+                .subject_public_key_info
+                .subject_public_key
+                .raw_bytes();
+            crate::HashAlg::Sha1.digest(key) == h.as_bytes()
+        }
+    }
+}
+
 impl ResponderIdKind {
     /// byKey for the key of `signer_cert`.
     pub fn by_key(signer_cert: &Certificate) -> Result<ResponderIdKind, der::Error> {

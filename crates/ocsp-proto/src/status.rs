@@ -1,7 +1,10 @@
 //! Certificate status as a responder knows it (RFC 6960 §2.2, RFC 5280 §5.3.1).
 
 use crate::Timestamp;
+use const_oid::db::rfc5280::{ID_CE_HOLD_INSTRUCTION_CODE, ID_CE_INVALIDITY_DATE};
 use const_oid::ObjectIdentifier;
+use der::asn1::GeneralizedTime;
+use der::Decode;
 
 /// CRLReason, numbered as in RFC 5280 §5.3.1 (7 is unused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -151,6 +154,33 @@ pub enum CertStatus {
 }
 
 impl CertStatus {
+    /// The status stated by a SingleResponse, with the invalidity date and hold instruction
+    /// from its extensions when present.
+    pub fn from_single(s: &x509_ocsp::SingleResponse) -> CertStatus {
+        match &s.cert_status {
+            x509_ocsp::CertStatus::Good(_) => CertStatus::Good,
+            x509_ocsp::CertStatus::Unknown(_) => CertStatus::Unknown,
+            x509_ocsp::CertStatus::Revoked(info) => {
+                let mut rev = Revocation::at(Timestamp::from_ocsp(&info.revocation_time));
+                rev.reason = info
+                    .revocation_reason
+                    .map(RevocationReason::from_crl_reason);
+                for e in s.single_extensions.iter().flatten() {
+                    if e.extn_id == ID_CE_INVALIDITY_DATE {
+                        if let Ok(t) = GeneralizedTime::from_der(e.extn_value.as_bytes()) {
+                            rev.invalidity_date = Some(Timestamp::from_generalized(&t));
+                        }
+                    } else if e.extn_id == ID_CE_HOLD_INSTRUCTION_CODE {
+                        if let Ok(oid) = ObjectIdentifier::from_der(e.extn_value.as_bytes()) {
+                            rev.hold_instruction = Some(oid);
+                        }
+                    }
+                }
+                CertStatus::Revoked(rev)
+            }
+        }
+    }
+
     /// `good`, `revoked` or `unknown`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -20,6 +20,8 @@ pub enum Command {
     Serve(Box<cmd::serve::Args>),
     /// Ask a responder for the status of certificates and verify the answer.
     Query(cmd::query::Args),
+    /// Check a live OCSP responder against the RFCs and a compliance profile.
+    Lint(Box<cmd::lint::Args>),
     /// Read an OCSP request or response (DER, PEM, base64 or GET URL) and print it.
     Inspect(cmd::inspect::Args),
     /// Build a demo PKI in the OpenSSL CA layout and serve it.
@@ -36,6 +38,7 @@ impl Command {
         match self {
             Command::Serve(a) => cmd::serve::run(*a),
             Command::Query(a) => cmd::query::run(a),
+            Command::Lint(a) => cmd::lint::run(*a),
             Command::Inspect(a) => cmd::inspect::run(a),
             Command::Demo(a) => cmd::demo::run(a),
             Command::Presign(a) => cmd::presign::run(a),

@@ -10,10 +10,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 /// The exit status of a usage error: `ocsp query` and `ocsp inspect` document 5 for
-/// "usage, file or network error" (2 means "unknown" there); other subcommands use 2.
+/// "usage, file or network error" (2 means "unknown" there), `ocsp lint` 3 for "could not
+/// run" (2 means "failures" there); other subcommands use 2.
 fn usage_exit_code() -> u8 {
     match std::env::args().nth(1).as_deref() {
         Some("query") | Some("inspect") => 5,
+        Some("lint") => 3,
         _ => 2,
     }
 }

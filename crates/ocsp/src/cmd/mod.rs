@@ -4,6 +4,7 @@ pub mod ca_flags;
 pub mod check_config;
 pub mod demo;
 pub mod inspect;
+pub mod lint;
 pub mod listen_flags;
 pub mod presign;
 pub mod query;

@@ -4,13 +4,15 @@
 //! least one unknown and none revoked, 3 the responder answered an error status, 4 the
 //! response failed verification, 5 usage, file or network error.
 
+use ocsp_client::query::{
+    judge, AnswerOut, AskError, Asked, Checks, Failure, Judged, Verification,
+};
 use ocsp_client::{HttpOptions, Method, Target};
 use ocsp_proto::response::ParsedResponse;
 use ocsp_proto::text;
 use ocsp_proto::verify::{self, Policy, SignerKind};
 use ocsp_proto::x509_cert::Certificate;
-use ocsp_proto::x509_ocsp::CertId;
-use ocsp_proto::{CertStatus, HashAlg, Serial, Timestamp};
+use ocsp_proto::{CertStatus, HashAlg, Serial};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -197,14 +199,6 @@ struct JsonCert {
     next_update: Option<String>,
 }
 
-/// What was asked, for labelling and verification.
-struct Asked {
-    labels: Vec<String>,
-    cert_ids: Vec<CertId>,
-    nonce: Option<Vec<u8>>,
-    der: Vec<u8>,
-}
-
 /// Run `ocsp query`.
 pub fn run(args: Args) -> ExitCode {
     let mut out = JsonOut {
@@ -344,25 +338,7 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
     let asked = match &args.reqin {
         Some(p) => {
             let der = read_file(p, "request")?;
-            let parsed = ocsp_proto::request::parse(&der, &Default::default())
-                .map_err(|e| usage(format!("{}: {e}", p.display())))?;
-            let labels = parsed
-                .items
-                .iter()
-                .map(|it| {
-                    targets
-                        .iter()
-                        .find(|t| t.serial == it.serial)
-                        .map(|t| t.label.clone())
-                        .unwrap_or_else(|| format!("0x{}", it.serial.to_hex()))
-                })
-                .collect();
-            Asked {
-                labels,
-                cert_ids: parsed.items.into_iter().map(|i| i.cert_id).collect(),
-                nonce: parsed.nonce,
-                der,
-            }
+            Asked::from_der(der, &targets).map_err(|e| usage(format!("{}: {e}", p.display())))?
         }
         None => {
             // A saved response (--respin) answered some earlier request: no nonce of ours
@@ -372,14 +348,7 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
             } else {
                 Some(ocsp_client::random_nonce().map_err(usage)?)
             };
-            let built = ocsp_client::build_request(&targets, alg, nonce)
-                .map_err(|e| usage(format!("cannot build the request: {e}")))?;
-            Asked {
-                labels: targets.iter().map(|t| t.label.clone()).collect(),
-                cert_ids: built.cert_ids,
-                nonce: built.nonce,
-                der: built.der,
-            }
+            Asked::build(&targets, alg, nonce).map_err(|e| usage(e.to_string()))?
         }
     };
     out.nonce.sent = asked.nonce.as_ref().map(hex::encode_upper);
@@ -419,27 +388,25 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
                 .enable_all()
                 .build()
                 .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
-            let ex = rt
-                .block_on(ocsp_client::send(&url, &asked.der, &opts))
-                .map_err(|e| usage(e.to_string()))?;
+            let ex = match rt.block_on(ocsp_client::query::ask(&url, &asked, &opts)) {
+                Ok(ex) => ex,
+                Err(e) => {
+                    if let AskError::HttpStatus { exchange, .. } = &e {
+                        out.url = Some(exchange.url.clone());
+                        out.method = Some(exchange.method.as_str());
+                        out.http_status = Some(exchange.status);
+                    }
+                    return Err(usage(e.to_string()));
+                }
+            };
             out.url = Some(ex.url.clone());
             out.method = Some(ex.method.as_str());
             out.http_status = Some(ex.status);
-            if ex.status != 200 {
-                return Err(usage(format!(
-                    "{} {} answered HTTP {} ({} octets of body)",
-                    ex.method.as_str(),
-                    url,
-                    ex.status,
-                    ex.body.len()
-                )));
-            }
-            match ex.content_type.as_deref() {
-                Some(ct) if ct.eq_ignore_ascii_case("application/ocsp-response") => {}
-                other => eprintln!(
+            if !ocsp_client::query::content_type_ok(&ex) {
+                eprintln!(
                     "ocsp query: warning: Content-Type is {:?}, not application/ocsp-response",
-                    other.unwrap_or("(none)")
-                ),
+                    ex.content_type.as_deref().unwrap_or("(none)")
+                );
             }
             ex.body
         }
@@ -448,39 +415,9 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
         write_file(p, "response", &resp_der)?;
     }
 
-    let parsed = ocsp_proto::response::parse(&resp_der).map_err(|e| Fail {
-        code: EXIT_VERIFY_FAILED,
-        message: format!("verification failed: the answer is not a valid OCSP response: {e}"),
-    })?;
-    if args.resp_text && !args.json {
-        stdout(&text::response_text(&parsed));
-    }
-    let (basic, tbs_der) = match &parsed {
-        ParsedResponse::Error(status) => {
-            let name = text::status_name(*status);
-            out.response_status = Some(name);
-            return Err(Fail {
-                code: EXIT_RESPONDER_ERROR,
-                message: format!("the responder answered {name} ({})", *status as u8),
-            });
-        }
-        ParsedResponse::Basic { basic, tbs_der } => (basic, tbs_der),
-    };
-    out.response_status = Some("successful");
-    let rd = &basic.tbs_response_data;
-    out.produced_at = Some(Timestamp::from_ocsp(&rd.produced_at).rfc3339());
-    out.nonce.received = rd.nonce().map(|n| hex::encode_upper(n.0.as_bytes()));
-
-    let now = ocsp_client::now();
-    if args.noverify {
-        eprintln!("ocsp query: WARNING: --noverify: the response was NOT verified (signature, responder, nonce and times unchecked)");
-        out.verification.performed = false;
-        let answers = unverified_answers(&rd.responses, &asked, &issuers);
-        return Ok(report(args, out, &asked, &answers, true));
-    }
-
-    out.verification.performed = true;
-    let (untrusted, trusted) = {
+    let (untrusted, trusted) = if args.noverify {
+        (Vec::new(), Vec::new())
+    } else {
         let mut others = Vec::new();
         for p in &args.verify_other {
             others.extend(load(p)?);
@@ -491,25 +428,65 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
             (others, Vec::new())
         }
     };
-    let params = verify::Params {
-        requested: &asked.cert_ids,
-        issuers: &issuers,
-        nonce: asked.nonce.as_deref(),
-        untrusted: &untrusted,
-        trusted: &trusted,
-        now,
+    let roots = match (&args.cafile, args.noverify) {
+        (Some(p), false) => Some(load(p)?),
+        _ => None,
+    };
+    let checks = Checks {
+        noverify: args.noverify,
+        untrusted,
+        trusted,
         policy: Policy {
             leeway_secs: args.validity_period,
             max_age_secs: args.status_age,
             require_nonce: args.require_nonce,
         },
+        roots,
+        intermediates,
     };
-    let verified = match verify::verify(basic, tbs_der, &params) {
-        Ok(v) => v,
-        Err(e) => {
+    let answered = match judge(&resp_der, &asked, &issuers, &checks, ocsp_client::now()) {
+        Judged::NotOcsp(e) => {
+            return Err(Fail {
+                code: EXIT_VERIFY_FAILED,
+                message: format!(
+                    "verification failed: the answer is not a valid OCSP response: {e}"
+                ),
+            })
+        }
+        Judged::ErrorStatus(status) => {
+            if args.resp_text && !args.json {
+                stdout(&text::response_text(&ParsedResponse::Error(status)));
+            }
+            let name = text::status_name(status);
+            out.response_status = Some(name);
+            return Err(Fail {
+                code: EXIT_RESPONDER_ERROR,
+                message: format!("the responder answered {name} ({})", status as u8),
+            });
+        }
+        Judged::Answered(a) => a,
+    };
+    if args.resp_text && !args.json {
+        let parsed = ParsedResponse::Basic {
+            basic: answered.basic.clone(),
+            tbs_der: answered.tbs_der.clone(),
+        };
+        stdout(&text::response_text(&parsed));
+    }
+    out.response_status = Some("successful");
+    out.produced_at = Some(answered.produced_at.rfc3339());
+    out.nonce.received = answered.nonce.as_ref().map(hex::encode_upper);
+
+    match answered.verification {
+        Verification::NotPerformed => {
+            eprintln!("ocsp query: WARNING: --noverify: the response was NOT verified (signature, responder, nonce and times unchecked)");
+            out.verification.performed = false;
+            Ok(report(args, out, &asked, &answered.answers, true))
+        }
+        Verification::Failed(Failure::Response(e)) => {
+            out.verification.performed = true;
             // What the response claims, marked unverified, for the JSON document.
-            let answers = unverified_answers(&rd.responses, &asked, &issuers);
-            out.certificates = json_certs(&asked, &answers, false);
+            out.certificates = json_certs(&asked, &answered.answers, false);
             let hint = match &e {
                 verify::VerifyError::IssuerUnknown { .. } => " (give --issuer FILE)",
                 verify::VerifyError::SignerNotFound { .. } => {
@@ -519,88 +496,66 @@ fn query(args: &Args, out: &mut JsonOut) -> Result<u8, Fail> {
             };
             let msg = format!("verification failed: {e}{hint}");
             out.verification.error = Some(msg.clone());
-            return Err(Fail {
+            Err(Fail {
                 code: EXIT_VERIFY_FAILED,
                 message: msg,
-            });
+            })
         }
-    };
-    out.verification.signer_kind = Some(verified.signer_kind.name());
-    out.verification.signer_subject = Some(verified.signer.tbs_certificate.subject.to_string());
-    for w in &verified.warnings {
+        Verification::Failed(Failure::Chain {
+            error,
+            signer_kind,
+            signer_subject,
+            warnings,
+        }) => {
+            out.verification.performed = true;
+            verified_facts(out, signer_kind, signer_subject, &warnings);
+            let msg = format!(
+                "verification failed: the issuer does not chain to --cafile {}: {error}",
+                args.cafile
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            out.verification.error = Some(msg.clone());
+            out.certificates = json_certs(&asked, &answered.answers, false);
+            Err(Fail {
+                code: EXIT_VERIFY_FAILED,
+                message: msg,
+            })
+        }
+        Verification::Verified {
+            signer_kind,
+            signer_subject,
+            warnings,
+            chain_checked,
+        } => {
+            out.verification.performed = true;
+            verified_facts(out, signer_kind, signer_subject, &warnings);
+            out.verification.chain_checked = chain_checked;
+            if signer_kind == SignerKind::Trusted {
+                out.verification
+                    .warnings
+                    .push("the responder was trusted explicitly (--trust-other)".into());
+            }
+            out.verification.verified = true;
+            Ok(report(args, out, &asked, &answered.answers, true))
+        }
+    }
+}
+
+/// The signer and warnings of a response that verified (printed and kept for JSON).
+fn verified_facts(
+    out: &mut JsonOut,
+    signer_kind: SignerKind,
+    signer_subject: String,
+    warnings: &[verify::Warning],
+) {
+    out.verification.signer_kind = Some(signer_kind.name());
+    out.verification.signer_subject = Some(signer_subject);
+    for w in warnings {
         eprintln!("ocsp query: warning: {w}");
         out.verification.warnings.push(w.to_string());
     }
-
-    if let Some(p) = &args.cafile {
-        let roots = load(p)?;
-        let mut extra = intermediates.clone();
-        extra.extend(basic.certs.iter().flatten().cloned());
-        for issuer in &issuers {
-            if let Err(e) = verify::verify_chain(issuer, &extra, &roots, now) {
-                let msg = format!(
-                    "verification failed: the issuer does not chain to --cafile {}: {e}",
-                    p.display()
-                );
-                out.verification.error = Some(msg.clone());
-                let answers = unverified_answers(&rd.responses, &asked, &issuers);
-                out.certificates = json_certs(&asked, &answers, false);
-                return Err(Fail {
-                    code: EXIT_VERIFY_FAILED,
-                    message: msg,
-                });
-            }
-        }
-        out.verification.chain_checked = true;
-    }
-    if verified.signer_kind == SignerKind::Trusted {
-        out.verification
-            .warnings
-            .push("the responder was trusted explicitly (--trust-other)".into());
-    }
-    out.verification.verified = true;
-
-    let answers: Vec<Option<AnswerOut>> = verified
-        .answers
-        .iter()
-        .map(|a| {
-            Some(AnswerOut {
-                status: a.status.clone(),
-                this_update: a.this_update,
-                next_update: a.next_update,
-            })
-        })
-        .collect();
-    Ok(report(args, out, &asked, &answers, true))
-}
-
-struct AnswerOut {
-    status: CertStatus,
-    this_update: Timestamp,
-    next_update: Option<Timestamp>,
-}
-
-/// Answers matched to the request without any check (for --noverify and error reports).
-fn unverified_answers(
-    responses: &[ocsp_proto::x509_ocsp::SingleResponse],
-    asked: &Asked,
-    issuers: &[Certificate],
-) -> Vec<Option<AnswerOut>> {
-    asked
-        .cert_ids
-        .iter()
-        .map(|id| {
-            let issuer = verify::find_issuer(id, issuers);
-            responses
-                .iter()
-                .find(|s| verify::cert_ids_match(id, &s.cert_id, issuer))
-                .map(|s| AnswerOut {
-                    status: verify::answer_status(s),
-                    this_update: Timestamp::from_ocsp(&s.this_update),
-                    next_update: s.next_update.as_ref().map(Timestamp::from_ocsp),
-                })
-        })
-        .collect()
 }
 
 fn status_line(a: &AnswerOut) -> String {
