@@ -11,6 +11,10 @@ Load tools: `ab` without keep-alive for `openssl ocsp` (it speaks HTTP/1.0, clos
 connection, and spins forever after a bare connect-and-close, so its port is only ever
 polled with `ss -ltn`); `wrk` with keep-alive for `ocsp serve` (the target's setting), and
 `ab` for `ocsp serve` too, for a like-for-like line.
+
+Before/after: with `--baseline BIN` (another build of `ocsp`, e.g. of an earlier commit),
+the same `ocsp serve` loads run on both binaries in the same run, one after the other per
+mix, and a table prints each figure of this build as a ratio of the baseline's.
 """
 
 import argparse
@@ -327,8 +331,8 @@ def start_openssl(d, signer):
     return s
 
 
-def start_ours(d, signer, extra=(), index=None, rust_log="warn"):
-    cmd = [os.environ["OCSP_BIN"], "serve", "--index", index or f"{d}/index.txt",
+def start_ours(d, signer, extra=(), index=None, rust_log="warn", binary=None):
+    cmd = [binary or os.environ["OCSP_BIN"], "serve", "--index", index or f"{d}/index.txt",
            "--listen", "127.0.0.1:0", "--rsigner", f"{d}/ocsp-{signer}.crt",
            "--rkey", f"{d}/ocsp-{signer}.key", "--ca", f"{d}/cacert.pem", "--ndays", "1", *extra]
     s = Server(f"ours-{signer}", cmd, env={"RUST_LOG": rust_log})
@@ -533,6 +537,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="run every load this many times and keep the best (default 3; the machine's "
                          "neighbours move single runs by ±15 %%)")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another ocsp binary (an earlier build) to run beside this one on the same "
+                         "loads; prints this build's figures as ratios of its")
+    ap.add_argument("--only-ours", action="store_true",
+                    help="skip openssl, the P-256 and big-index runs: only the ocsp serve RSA loads "
+                         "(with --baseline: a quick before/after)")
     ap.add_argument("--nice", type=int, default=0,
                     help="run servers and load tools under `nice -n N` (e.g. -10 as root, on a shared machine)")
     args = ap.parse_args()
@@ -544,6 +554,8 @@ def main():
         args.big_entries = min(args.big_entries, 20_000)
         args.repeat = 1
     args.repeat = max(1, args.repeat)
+    if args.only_ours:
+        args.skip_openssl = args.skip_big = True
     if args.nice:
         NICE[:] = ["nice", "-n", str(args.nice)]
     if "OCSP_BIN" not in os.environ:
@@ -569,9 +581,10 @@ def main():
         hot = paths[0]
 
         speed_secs = 1 if args.smoke else 5
-        log("openssl speed -multi 2 rsa2048 / ecdsap256 ...")
-        results["speed_rsa2048_sign"] = best_of(args.repeat, lambda: openssl_speed("rsa2048", speed_secs))
-        results["speed_p256_sign"] = best_of(args.repeat, lambda: openssl_speed("ecdsap256", speed_secs))
+        if not args.only_ours:
+            log("openssl speed -multi 2 rsa2048 / ecdsap256 ...")
+            results["speed_rsa2048_sign"] = best_of(args.repeat, lambda: openssl_speed("rsa2048", speed_secs))
+            results["speed_p256_sign"] = best_of(args.repeat, lambda: openssl_speed("ecdsap256", speed_secs))
 
         def record(server, mix, measure):
             # The best of --repeat runs, with every run's figure kept.
@@ -613,12 +626,26 @@ def main():
         if args.no_presign:
             for p in paths:  # warm the cache
                 ocsp_get(s.port, p)
-        for mix in ("get", "post", "nonce", "hot"):
-            record("ocsp serve (RSA)", mix, lambda mix=mix: load_wrk(s, work, mix, args, hot))
-        for mix in ("get", "post", "nonce"):
-            record("ocsp serve (RSA)", mix, lambda mix=mix: load_ab(s, work, mix, args, hot))
+        if args.baseline:
+            # This build and the baseline on the same store, index and loads, alternating
+            # per mix so that a change of the machine's load hits both alike.
+            b = start_ours(d, "rsa", extra, binary=args.baseline)
+            b.name = "baseline"
+            for mix in ("get", "post", "nonce", "hot"):
+                record("ocsp serve (RSA)", mix, lambda mix=mix: load_wrk(s, work, mix, args, hot))
+                record("baseline ocsp serve (RSA)", mix, lambda mix=mix: load_wrk(b, work, mix, args, hot))
+            results["baseline_rss_mb"] = rss_mb(b.proc.pid)
+            b.stop()
+        else:
+            for mix in ("get", "post", "nonce", "hot"):
+                record("ocsp serve (RSA)", mix, lambda mix=mix: load_wrk(s, work, mix, args, hot))
+        if not args.only_ours:
+            for mix in ("get", "post", "nonce"):
+                record("ocsp serve (RSA)", mix, lambda mix=mix: load_ab(s, work, mix, args, hot))
         results["ours_rss_mb"] = rss_mb(s.proc.pid)
         s.stop()
+        if args.only_ours:
+            raise SkipRest
         s = start_ours(d, "p256", ["--no-cache"])
         record("ocsp serve (P-256)", "nonce", lambda: load_wrk(s, work, "nonce", args, hot))
         s.stop()
@@ -626,6 +653,8 @@ def main():
         if not args.skip_big:
             results["big"] = big_index_test(args, d, work, rng, base,
                                             request_der(d, synth[0], False), synth[0])
+    except SkipRest:
+        pass
     finally:
         for s in list(RUNNING):  # never leave a server behind (a spinning openssl ocsp least of all)
             s.stop()
@@ -634,9 +663,38 @@ def main():
 
     results["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
     report(results)
+    report_baseline(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+
+
+class SkipRest(Exception):
+    """--only-ours: the remaining runs are skipped."""
+
+
+def report_baseline(res):
+    runs = [r for r in res["runs"] if r["tool"].startswith("wrk")]
+    ours = {r["mix"]: r for r in runs if r["server"] == "ocsp serve (RSA)"}
+    base = {r["mix"]: r for r in runs if r["server"] == "baseline ocsp serve (RSA)"}
+    if not base:
+        return
+    print()
+    print("### This build against the baseline (same run, same loads, wrk keep-alive)")
+    print()
+    print("| mix | this build req/s | baseline req/s | ratio | this build p99 ms | baseline p99 ms | CPU ms/1k this / baseline |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    names = {"get": "cacheable GET", "post": "cacheable POST", "nonce": "nonce POST (RSA-2048)", "hot": "one hot GET URL"}
+    for mix in ("get", "post", "nonce", "hot"):
+        o, b = ours.get(mix), base.get(mix)
+        if not o or not b:
+            continue
+        print(f"| {names[mix]} | {o['rps']:,.0f} ({' / '.join(f'{x:,.0f}' for x in o.get('all_rps', []))}) | "
+              f"{b['rps']:,.0f} ({' / '.join(f'{x:,.0f}' for x in b.get('all_rps', []))}) | "
+              f"{o['rps'] / b['rps']:.2f}× | {fmt(o['p99'], 2)} | {fmt(b['p99'], 2)} | "
+              f"{o['cpu_ms_per_1k']:.0f} / {b['cpu_ms_per_1k']:.0f} |")
+    if "baseline_rss_mb" in res:
+        print(f"\nRSS after the runs: this build {res.get('ours_rss_mb', 0):.0f} MB, baseline {res['baseline_rss_mb']:.0f} MB")
 
 
 def report(res):
