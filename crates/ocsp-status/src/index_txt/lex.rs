@@ -58,9 +58,14 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
         .map(|p| offset + p)
 }
 
-/// A serial from hex digits already checked by [`parse_line`].
+/// A serial from hex digits already checked by `parse_line`.
 pub(crate) fn serial_from_hex(hex: &[u8]) -> Serial {
-    let digits = strip_zero_digits(hex);
+    Serial::from_der_content(&hex_magnitude(strip_zero_digits(hex)))
+}
+
+/// The bytes of hex `digits` (already checked, leading zero digits stripped), an odd
+/// count taking a leading half byte.
+pub(crate) fn hex_magnitude(digits: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(digits.len() / 2 + 1);
     let (first, rest) = digits.split_at(digits.len() % 2);
     if let [d] = first {
@@ -69,7 +74,7 @@ pub(crate) fn serial_from_hex(hex: &[u8]) -> Serial {
     for pair in rest.chunks_exact(2) {
         bytes.push(hex_val(pair[0]) << 4 | hex_val(pair[1]));
     }
-    Serial::from_der_content(&bytes)
+    bytes
 }
 
 /// Leading `0` digits removed (all of them for zero).

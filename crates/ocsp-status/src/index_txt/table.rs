@@ -7,7 +7,7 @@
 //! bytes each, hold-instruction OIDs are interned. Serials longer than 20 octets (which
 //! openssl accepts) go to a small side list. No per-line allocation.
 
-use super::lex::{hex_val, strip_zero_digits, ScanError};
+use super::lex::{hex_magnitude, hex_val, strip_zero_digits, ScanError};
 use const_oid::ObjectIdentifier;
 use ocsp_proto::{CertStatus, Revocation, RevocationReason, Serial, Timestamp};
 use std::sync::Arc;
@@ -274,16 +274,8 @@ impl TableBuilder {
         let line = u32::try_from(line).unwrap_or(u32::MAX);
         let digits = strip_zero_digits(hex);
         if digits.len() > 2 * KEY_LEN {
-            let mut bytes = Vec::with_capacity(digits.len() / 2 + 1);
-            let (first, rest) = digits.split_at(digits.len() % 2);
-            if let [d] = first {
-                bytes.push(hex_val(*d));
-            }
-            for pair in rest.chunks_exact(2) {
-                bytes.push(hex_val(pair[0]) << 4 | hex_val(pair[1]));
-            }
             t.long.push(LongRec {
-                serial: bytes.into_boxed_slice(),
+                serial: hex_magnitude(digits).into_boxed_slice(),
                 rev,
                 line,
             });
