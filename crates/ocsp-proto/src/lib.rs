@@ -9,6 +9,7 @@
 //! precision RFC 9919 allows on the wire.
 
 pub mod cert_id;
+pub mod crl;
 pub mod profile;
 pub mod request;
 pub mod response;
