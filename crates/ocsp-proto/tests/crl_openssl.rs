@@ -461,6 +461,10 @@ fn openssl_verifies_our_crls_and_rejects_revoked_leaves() {
                 ..entry(&revoked_serial, t, Some(RevocationReason::KeyCompromise))
             },
             entry(&[0x00, 0x99], t, Some(RevocationReason::Unspecified)),
+            Entry {
+                hold_instruction: Some(HoldInstruction::CallIssuer),
+                ..entry(&[0x06], t, Some(RevocationReason::CertificateHold))
+            },
         ];
         for (name, idp) in [
             ("full", None),
@@ -493,6 +497,7 @@ fn openssl_verifies_our_crls_and_rejects_revoked_leaves() {
             assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
             assert!(text.contains("Key Compromise"), "{text}");
             assert!(text.contains("Invalidity Date"), "{text}");
+            assert!(text.contains("Hold Instruction Call Issuer"), "{text}");
             // BR §7.2.2: no reasonCode for unspecified.
             assert!(!text.contains("Unspecified"), "{text}");
             if idp.is_some() {
@@ -810,8 +815,41 @@ fn pkilint_br_profile_finds_no_error() {
         );
         eprintln!("lint_crl ({name}):\n{text}");
         assert!(
-            !text.contains("ERROR") && !text.contains("FATAL") && !text.contains("Traceback"),
+            out.status.success()
+                && !text.contains("ERROR")
+                && !text.contains("FATAL")
+                && !text.contains("Traceback"),
             "pkilint found errors in the {name} CRL:\n{text}"
         );
     }
+    // The linter is live: openssl's v1 CRL (no CRL number, no AKI) fails the BR profile.
+    std::fs::write(pki.file("index.txt"), "").unwrap();
+    openssl(
+        pki.path(),
+        &["ca", "-config", "ca.cnf", "-gencrl", "-out", "v1.pem"],
+    );
+    openssl(
+        pki.path(),
+        &["crl", "-in", "v1.pem", "-outform", "DER", "-out", "v1.der"],
+    );
+    let out = Command::new("lint_crl")
+        .args([
+            "lint",
+            "-t",
+            "CRL",
+            "-p",
+            "BR",
+            "-s",
+            "WARNING",
+            "--document-format",
+            "DER",
+        ])
+        .arg(pki.file("v1.der"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains("pkix.crl_number_missing"),
+        "pkilint should reject a CRL without a CRL number:\n{text}"
+    );
 }
