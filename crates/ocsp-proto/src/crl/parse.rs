@@ -769,3 +769,195 @@ impl CrlMeta {
         self.base_crl_number.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crl::tlv::tlv;
+
+    const ALG: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70]; // Ed25519
+    const NAME: &[u8] = &[0x30, 0x00];
+
+    fn t(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        tlv(&mut v, tag, content);
+        v
+    }
+
+    fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+        let mut e = t(tlv::OID, oid);
+        if critical {
+            e.extend_from_slice(&[0x01, 0x01, 0xFF]);
+        }
+        e.extend(t(tlv::OCTET_STRING, value));
+        t(tlv::SEQUENCE, &e)
+    }
+
+    /// A CRL from parts: version content (None = v1), entries, CRL extensions.
+    fn crl(
+        version: Option<&[u8]>,
+        entries: &[Vec<u8>],
+        exts: &[Vec<u8>],
+        inner_alg: &[u8],
+    ) -> Vec<u8> {
+        let mut tbs = Vec::new();
+        if let Some(v) = version {
+            tbs.extend(t(tlv::INTEGER, v));
+        }
+        tbs.extend_from_slice(inner_alg);
+        tbs.extend_from_slice(NAME);
+        tbs.extend(t(tlv::UTC_TIME, b"240101000000Z"));
+        tbs.extend(t(tlv::GENERALIZED_TIME, b"20240108000000Z"));
+        if !entries.is_empty() {
+            tbs.extend(t(tlv::SEQUENCE, &entries.concat()));
+        }
+        if !exts.is_empty() {
+            tbs.extend(t(0xA0, &t(tlv::SEQUENCE, &exts.concat())));
+        }
+        let mut body = t(tlv::SEQUENCE, &tbs);
+        body.extend_from_slice(ALG);
+        body.extend(t(tlv::BIT_STRING, &[0, 1, 2, 3]));
+        t(tlv::SEQUENCE, &body)
+    }
+
+    fn entry(serial: &[u8], exts: &[Vec<u8>]) -> Vec<u8> {
+        let mut e = t(tlv::INTEGER, serial);
+        e.extend(t(tlv::UTC_TIME, b"231231000000Z"));
+        if !exts.is_empty() {
+            e.extend(t(tlv::SEQUENCE, &exts.concat()));
+        }
+        t(tlv::SEQUENCE, &e)
+    }
+
+    fn p(der: &[u8]) -> Result<Crl<'_>, CrlError> {
+        parse(der, &CrlLimits::default())
+    }
+
+    const REASON_KC: &[u8] = &[0x0A, 0x01, 0x01];
+
+    #[test]
+    fn accepts_v1_and_v2() {
+        let v1 = crl(None, &[entry(&[5], &[])], &[], ALG);
+        let c = p(&v1).unwrap();
+        assert_eq!((c.version, c.entry_count), (CrlVersion::V1, 1));
+        assert_eq!(c.this_update, Timestamp(1_704_067_200));
+        assert_eq!(c.next_update, Some(Timestamp(1_704_067_200 + 7 * 86_400)));
+        let v2 = crl(
+            Some(&[1]),
+            &[entry(&[5], &[ext(OID_REASON, false, REASON_KC)])],
+            &[ext(OID_CRL_NUMBER, false, &t(tlv::INTEGER, &[0x00, 0x80]))],
+            ALG,
+        );
+        let c = p(&v2).unwrap();
+        assert_eq!(c.crl_number, Some(CrlNumber::from_u128(128)));
+        let e = c.entries().next().unwrap().unwrap();
+        assert_eq!(e.reason, Some(RevocationReason::KeyCompromise));
+        // Unknown non-critical extensions are ignored at both levels.
+        let unknown = ext(
+            &[0x2B, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x15, 0x04],
+            false,
+            &[0x05, 0x00],
+        );
+        let ok = crl(
+            Some(&[1]),
+            &[entry(&[5], &[unknown.clone()])],
+            &[unknown],
+            ALG,
+        );
+        assert!(p(&ok).is_ok());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_vouch_for() {
+        let unknown = [0x2B, 0x06, 0x01, 0x04, 0x01, 0x99, 0x01];
+        let crit = ext(&unknown, true, &[0x05, 0x00]);
+        assert!(matches!(
+            p(&crl(Some(&[1]), &[], &[crit.clone()], ALG)),
+            Err(CrlError::UnknownCriticalExtension { entry: None, .. })
+        ));
+        assert!(matches!(
+            p(&crl(
+                Some(&[1]),
+                &[entry(&[1], &[]), entry(&[2], &[crit])],
+                &[],
+                ALG
+            )),
+            Err(CrlError::UnknownCriticalExtension { entry: Some(1), .. })
+        ));
+        let issuer = ext(OID_CERT_ISSUER, true, &t(tlv::SEQUENCE, &t(0xA4, NAME)));
+        assert!(matches!(
+            p(&crl(Some(&[1]), &[entry(&[1], &[issuer])], &[], ALG)),
+            Err(CrlError::Unsupported(_))
+        ));
+        let indirect = ext(OID_IDP, true, &t(tlv::SEQUENCE, &[0x84, 0x01, 0xFF]));
+        assert!(matches!(
+            p(&crl(Some(&[1]), &[], &[indirect], ALG)),
+            Err(CrlError::Unsupported(_))
+        ));
+        let n = ext(OID_CRL_NUMBER, false, &t(tlv::INTEGER, &[1]));
+        assert!(matches!(
+            p(&crl(Some(&[1]), &[], &[n.clone(), n], ALG)),
+            Err(CrlError::DuplicateExtension(_))
+        ));
+        let r = ext(OID_REASON, false, REASON_KC);
+        assert!(matches!(
+            p(&crl(Some(&[1]), &[entry(&[1], &[r.clone(), r])], &[], ALG)),
+            Err(CrlError::DuplicateExtension(_))
+        ));
+        // Reason 7 is not defined; negative and over-long CRL numbers.
+        let r7 = ext(OID_REASON, false, &[0x0A, 0x01, 0x07]);
+        assert!(p(&crl(Some(&[1]), &[entry(&[1], &[r7])], &[], ALG)).is_err());
+        let neg = ext(OID_CRL_NUMBER, false, &t(tlv::INTEGER, &[0x80]));
+        assert!(p(&crl(Some(&[1]), &[], &[neg], ALG)).is_err());
+        let long = ext(OID_CRL_NUMBER, false, &t(tlv::INTEGER, &[0x01; 21]));
+        assert!(p(&crl(Some(&[1]), &[], &[long], ALG)).is_err());
+        // Version 0 present, version 3; TBS algorithm differs from the outer one.
+        assert!(p(&crl(Some(&[0]), &[], &[], ALG)).is_err());
+        assert!(p(&crl(Some(&[2]), &[], &[], ALG)).is_err());
+        let other_alg = [0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x71];
+        assert!(p(&crl(None, &[], &[], &other_alg)).is_err());
+        // A non-minimal serial, an empty extension list.
+        assert!(p(&crl(None, &[entry(&[0, 1], &[])], &[], ALG)).is_err());
+        assert!(p(&crl(Some(&[1]), &[], &[t(tlv::SEQUENCE, &[])], ALG)).is_err());
+    }
+
+    #[test]
+    fn reads_idp_aki_and_delta() {
+        let mut names = t(0x86, b"http://a.test/1.crl");
+        names.extend(t(0x87, &[10, 0, 0, 1]));
+        let mut idp = t(0xA0, &t(0xA0, &names));
+        idp.extend_from_slice(&[0x82, 0x01, 0xFF]);
+        idp.extend(t(0x83, &[0x07, 0x80]));
+        let exts = [
+            ext(OID_AKI, false, &t(tlv::SEQUENCE, &t(0x80, &[9; 4]))),
+            ext(OID_CRL_NUMBER, false, &t(tlv::INTEGER, &[7])),
+            ext(OID_DELTA, true, &t(tlv::INTEGER, &[6])),
+            ext(OID_IDP, true, &t(tlv::SEQUENCE, &idp)),
+        ];
+        let der = crl(Some(&[1]), &[], &exts, ALG);
+        let c = p(&der).unwrap();
+        assert_eq!(c.authority_key_id, Some(&[9u8; 4][..]));
+        assert_eq!(c.base_crl_number, Some(CrlNumber::from_u128(6)));
+        let i = c.issuing_distribution_point.as_ref().unwrap();
+        assert_eq!(i.full_name_uris, vec!["http://a.test/1.crl".to_string()]);
+        assert!(i.other_names && i.only_ca_certs && !i.only_user_certs);
+        assert_eq!(i.only_some_reasons, Some(1)); // bit 0 (unused)
+        assert!(c.is_delta() && c.meta().is_delta());
+    }
+
+    #[test]
+    fn pem_is_decoded() {
+        let der = crl(None, &[entry(&[5], &[])], &[], ALG);
+        let pem = der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &der).unwrap();
+        let text = format!("Issuer: somebody\n{pem}");
+        assert_eq!(
+            decode(text.as_bytes(), &CrlLimits::default())
+                .unwrap()
+                .as_ref(),
+            der.as_slice()
+        );
+        let cert = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap();
+        assert!(decode(cert.as_bytes(), &CrlLimits::default()).is_err());
+        assert!(decode(b"garbage", &CrlLimits::default()).is_err());
+    }
+}
