@@ -860,7 +860,7 @@ mod tests {
         );
         let ok = crl(
             Some(&[1]),
-            &[entry(&[5], &[unknown.clone()])],
+            &[entry(&[5], std::slice::from_ref(&unknown))],
             &[unknown],
             ALG,
         );
@@ -872,7 +872,7 @@ mod tests {
         let unknown = [0x2B, 0x06, 0x01, 0x04, 0x01, 0x99, 0x01];
         let crit = ext(&unknown, true, &[0x05, 0x00]);
         assert!(matches!(
-            p(&crl(Some(&[1]), &[], &[crit.clone()], ALG)),
+            p(&crl(Some(&[1]), &[], std::slice::from_ref(&crit), ALG)),
             Err(CrlError::UnknownCriticalExtension { entry: None, .. })
         ));
         assert!(matches!(
