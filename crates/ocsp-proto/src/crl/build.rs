@@ -106,13 +106,22 @@ pub fn authority_key_id(issuer: &Certificate) -> Vec<u8> {
 const EXT_SEQ: u8 = tlv::SEQUENCE;
 
 /// A CRL being written: parameters checked, entries appended as they come.
-#[derive(Debug)]
 pub struct CrlWriter<'a> {
     params: CrlParams<'a>,
     entries: Vec<u8>,
     count: usize,
     scratch: Vec<u8>,
     ext: Vec<u8>,
+}
+
+impl std::fmt::Debug for CrlWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrlWriter")
+            .field("params", &self.params)
+            .field("entries", &self.count)
+            .field("entry_bytes", &self.entries.len())
+            .finish()
+    }
 }
 
 impl<'a> CrlWriter<'a> {

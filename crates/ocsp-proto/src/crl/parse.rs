@@ -226,8 +226,8 @@ impl Entry<'_> {
     }
 }
 
-/// A parsed CRL borrowing its DER.
-#[derive(Clone, Debug)]
+/// A parsed CRL borrowing its DER. (`Debug` prints the fields, not the octets.)
+#[derive(Clone)]
 pub struct Crl<'a> {
     /// The whole DER CertificateList.
     pub der: &'a [u8],
@@ -259,6 +259,29 @@ pub struct Crl<'a> {
     entries: &'a [u8],
     /// Offset of `entries` in `der`, for error offsets.
     entries_offset: usize,
+    /// Sum of the serials' lengths (sizes a table exactly).
+    serial_octets: usize,
+}
+
+impl std::fmt::Debug for Crl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crl")
+            .field("der_len", &self.der.len())
+            .field("version", &self.version)
+            .field("signature_algorithm", &self.signature_algorithm.oid)
+            .field("issuer", &hex::encode(self.issuer))
+            .field("this_update", &self.this_update)
+            .field("next_update", &self.next_update)
+            .field("crl_number", &self.crl_number)
+            .field("base_crl_number", &self.base_crl_number)
+            .field(
+                "issuing_distribution_point",
+                &self.issuing_distribution_point,
+            )
+            .field("authority_key_id", &self.authority_key_id.map(hex::encode))
+            .field("entry_count", &self.entry_count)
+            .finish()
+    }
 }
 
 const PEM_BEGIN: &[u8] = b"-----BEGIN X509 CRL-----";
@@ -399,6 +422,7 @@ pub fn parse<'a>(der: &'a [u8], limits: &CrlLimits) -> Result<Crl<'a>, CrlError>
         entry_count: 0,
         entries,
         entries_offset,
+        serial_octets: 0,
     };
 
     if let Some(mut wrap) = tbs_r.optional(0xA0)? {
@@ -410,6 +434,7 @@ pub fn parse<'a>(der: &'a [u8], limits: &CrlLimits) -> Result<Crl<'a>, CrlError>
 
     // Walk every entry once: the CRL is accepted whole or not at all.
     let mut n = 0usize;
+    let mut octets = 0usize;
     let mut walk = crl.entries();
     while let Some(e) = walk.next_entry()? {
         if e.serial.len() > limits.max_serial_octets {
@@ -420,6 +445,7 @@ pub fn parse<'a>(der: &'a [u8], limits: &CrlLimits) -> Result<Crl<'a>, CrlError>
             });
         }
         n += 1;
+        octets += e.serial.len();
         if n > limits.max_entries {
             return Err(CrlError::TooManyEntries {
                 max: limits.max_entries,
@@ -427,6 +453,7 @@ pub fn parse<'a>(der: &'a [u8], limits: &CrlLimits) -> Result<Crl<'a>, CrlError>
         }
     }
     crl.entry_count = n;
+    crl.serial_octets = octets;
     Ok(crl)
 }
 
@@ -570,7 +597,7 @@ fn issuing_distribution_point(
 }
 
 /// A walk over a CRL's entries, in CRL order.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Entries<'a> {
     r: Reader<'a>,
     base: usize,
@@ -578,8 +605,16 @@ pub struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
-    /// The next entry, `Ok(None)` at the end.
+    /// The next entry, `Ok(None)` at the end. After an error the walk is over.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, CrlError> {
+        let r = self.step();
+        if r.is_err() {
+            self.r = Reader::new(&[]);
+        }
+        r
+    }
+
+    fn step(&mut self) -> Result<Option<Entry<'a>>, CrlError> {
         if self.r.is_empty() {
             return Ok(None);
         }
@@ -620,6 +655,14 @@ impl<'a> Entries<'a> {
             })?;
         }
         Ok(Some(entry))
+    }
+}
+
+impl std::fmt::Debug for Entries<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("index", &self.index)
+            .finish()
     }
 }
 
@@ -714,6 +757,11 @@ impl<'a> Crl<'a> {
             f(&e);
         }
         Ok(())
+    }
+
+    /// The sum of the entries' serial lengths, in octets.
+    pub fn serial_octets(&self) -> usize {
+        self.serial_octets
     }
 
     /// Whether this is a delta CRL (it carries a deltaCRLIndicator).

@@ -48,12 +48,22 @@ fn key_of(serial: &[u8]) -> u64 {
     u64::from_be_bytes(k)
 }
 
-/// Revoked serials with their revocation data.
-#[derive(Clone, Debug, Default)]
+/// Revoked serials with their revocation data. (`Debug` prints sizes, not entries.)
+#[derive(Clone, Default)]
 pub struct RevokedTable {
     arena: Vec<u8>,
     records: Vec<Record>,
     duplicates: usize,
+}
+
+impl std::fmt::Debug for RevokedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevokedTable")
+            .field("len", &self.records.len())
+            .field("heap_bytes", &self.heap_bytes())
+            .field("duplicates", &self.duplicates)
+            .finish()
+    }
 }
 
 /// Builds a [`RevokedTable`] from entries in any order.
@@ -154,10 +164,8 @@ impl RevokedTable {
     /// (that reason belongs in delta CRLs only, RFC 5280 §5.3.1); a delta CRL keeps such
     /// entries for [`RevokedTable::apply_delta`].
     pub fn from_crl(crl: &Crl<'_>) -> Result<RevokedTable, CrlError> {
-        // A first pass for the exact arena size is cheaper than the growth slack.
-        let mut octets = 0usize;
-        crl.for_each_entry(|e| octets += e.serial.len())?;
-        let mut b = TableBuilder::with_capacity(crl.entry_count, octets);
+        // Exact sizes (counted by `parse`): no growth slack, no reallocation.
+        let mut b = TableBuilder::with_capacity(crl.entry_count, crl.serial_octets());
         let delta = crl.is_delta();
         let mut err = None;
         crl.for_each_entry(|e| {
