@@ -1004,6 +1004,13 @@ mod tests {
                 .as_ref(),
             der.as_slice()
         );
+        let crlf = der::pem::encode_string("X509 CRL", der::pem::LineEnding::CRLF, &der).unwrap();
+        assert_eq!(
+            decode(crlf.as_bytes(), &CrlLimits::default())
+                .unwrap()
+                .as_ref(),
+            der.as_slice()
+        );
         let cert = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap();
         assert!(decode(cert.as_bytes(), &CrlLimits::default()).is_err());
         assert!(decode(b"garbage", &CrlLimits::default()).is_err());
