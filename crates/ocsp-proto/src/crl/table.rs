@@ -250,9 +250,22 @@ impl RevokedTable {
             .map(|i| self.entry(&self.records[i]))
     }
 
-    /// The entry for `serial`.
+    /// The entry for `serial` (no allocation).
     pub fn get(&self, serial: &Serial) -> Option<Entry<'_>> {
-        self.get_integer(&serial.to_integer_content())
+        let b = serial.as_bytes();
+        // The INTEGER content octets: see `Serial::to_integer_content`.
+        let (zero, rest) = if serial.is_negative() {
+            (false, b.get(1..).unwrap_or(&[]))
+        } else {
+            (b.first().is_some_and(|x| x & 0x80 != 0), b)
+        };
+        let n = rest.len() + usize::from(zero);
+        if n > 255 {
+            return None;
+        }
+        let mut buf = [0u8; 256];
+        buf[usize::from(zero)..n].copy_from_slice(rest);
+        self.get_integer(&buf[..n])
     }
 
     /// The revocation of `serial`, as the responder states it.
@@ -356,6 +369,13 @@ mod tests {
         assert!(t.get_integer(&[0x06]).is_none());
         assert!(t.get_integer(&[0x80]).is_none()); // -128, not 128
         assert!(t.get(&Serial::from_hex("80").unwrap()).is_some());
+        assert!(t.get(&Serial::from_hex("7F").unwrap()).is_some());
+        assert!(t.get(&Serial::from_integer_content(&[0x80])).is_none());
+        let mut n = TableBuilder::default();
+        n.push(&e(&[0x81], 1, None)).unwrap();
+        let n = n.finish();
+        assert!(n.get(&Serial::from_integer_content(&[0x81])).is_some());
+        assert!(n.get(&Serial::from_hex("81").unwrap()).is_none());
         let order: Vec<&[u8]> = t.iter().map(|e| e.serial).collect();
         assert_eq!(order[0], &[0x05]);
         assert_eq!(order[1], &[0x7F]);
