@@ -7,7 +7,8 @@
 #
 # Needs the nightly toolchain and cargo-fuzz:
 #   rustup toolchain install nightly && cargo install cargo-fuzz
-# Seeds (real requests and responses made by `openssl ocsp`, index lines, a config) are
+# Seeds (real requests and responses made by `openssl ocsp`, CRLs made by `openssl ca
+# -gencrl`, index lines, a config) are
 # generated into fuzz/corpus/<target> when that directory is empty, so nothing binary is
 # committed. Logs go to fuzz/logs/<run>/<target>.log; crashes to fuzz/artifacts/<target>/.
 # Prints one summary line per target (executions, coverage, corpus, crashes) and exits
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 FUZZ=$ROOT/fuzz
 
-ALL_TARGETS=(request response get_path index_txt config roundtrip)
+ALL_TARGETS=(request response get_path index_txt config roundtrip crl)
 secs=10
 targets=()
 while [ $# -gt 0 ]; do
@@ -47,6 +48,7 @@ max_len() {
     request) echo 12288 ;;
     get_path) echo 20000 ;;
     config) echo 8192 ;;
+    crl) echo 65536 ;;
     *) echo 16384 ;;
   esac
 }
@@ -65,6 +67,7 @@ seed() {
     get_path) cp "$s"/path* "$dir"/ 2>/dev/null || true ;;
     index_txt) cp "$s"/index* "$dir"/ ;;
     config) cp "$s"/config* "$dir"/ ;;
+    crl) cp "$s"/crl* "$dir"/ 2>/dev/null || true ;;
   esac
   # libFuzzer needs at least one input; an empty one is fine.
   [ -n "$(ls -A "$dir")" ] || : >"$dir/empty"
@@ -144,6 +147,17 @@ CFG
       done
       openssl ocsp -index "$s/index1" -rsigner ca-$kind.pem -rkey ca-$kind.key -CA ca-$kind.pem \
         -ndays 1 -resp_key_id -resp_no_certs -reqin "$s/req-$kind-multi.der" -respout "$s/resp-$kind-bykey.der" 2>/dev/null
+      # CRLs from `openssl ca -gencrl`: v1 (no extensions at all) and v2 (CRL number, AKI,
+      # every reason form index.txt can hold), in DER and PEM.
+      printf '[ca]\ndefault_ca=d\n[d]\ndatabase=idx\ncertificate=ca-%s.pem\nprivate_key=ca-%s.key\ndefault_md=sha256\ndefault_crl_days=7\n[v2]\ndatabase=idx\ncertificate=ca-%s.pem\nprivate_key=ca-%s.key\ndefault_md=sha256\ndefault_crl_days=7\ncrlnumber=crlnum\ncrl_extensions=x\n[x]\nauthorityKeyIdentifier=keyid:always\n' \
+        $kind $kind $kind $kind >ca.cnf
+      printf 'R\t491231235959Z\t240101000000Z\t0A\tunknown\t/CN=a\nR\t491231235959Z\t240102000000Z\tC0FFEE\tunknown\t/CN=b\n' >idx
+      openssl ca -config ca.cnf -gencrl -out "$s/crl-$kind-v1.pem" 2>/dev/null
+      openssl crl -in "$s/crl-$kind-v1.pem" -outform DER -out "$s/crl-$kind-v1.der" 2>/dev/null
+      grep -v '^V' "$s/index1" | grep -v '^E' >idx
+      echo 1000 >crlnum
+      openssl ca -config ca.cnf -name v2 -gencrl -out "$s/crl-$kind-v2.pem" 2>/dev/null
+      openssl crl -in "$s/crl-$kind-v2.pem" -outform DER -out "$s/crl-$kind-v2.der" 2>/dev/null
     done
     printf '\x30\x03\x0a\x01\x01' >"$s/resp-malformed.der"
     printf '\x30\x03\x0a\x01\x06' >"$s/resp-unauthorized.der"

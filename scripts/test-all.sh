@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of the workspace on a fresh machine: installs the real peers the tests
-# use (openssl, curl, promtool; pkilint from PyPI) when they are absent, then runs the
-# whole suite.
+# use (openssl, curl, promtool; pkilint and Python cryptography from PyPI) when they are
+# absent, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +17,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 
-# pkilint's lint_ocsp_response judges responses beside `ocsp lint` (crates/ocsp/tests/it/lint_pkilint.rs).
-if ! command -v lint_ocsp_response >/dev/null 2>&1; then
-  echo "installing pkilint (PyPI)"
-  pip3 install --quiet pkilint 2>/dev/null || pip3 install --quiet --break-system-packages pkilint
+# pkilint judges our OCSP responses beside `ocsp lint` (lint_ocsp_response) and our CRLs
+# (lint_crl); the CRL tests build delta CRLs with Python `cryptography`, a pkilint dependency.
+if ! command -v lint_ocsp_response >/dev/null 2>&1 || ! command -v lint_crl >/dev/null 2>&1; then
+  echo "installing test peer: pkilint (PyPI)"
+  python3 -m pip install -q pkilint 2>/dev/null || python3 -m pip install -q --break-system-packages pkilint
 fi
 
 cargo test --workspace --all-targets --locked "$@"

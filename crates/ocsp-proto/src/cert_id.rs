@@ -250,6 +250,20 @@ impl Serial {
         &self.0
     }
 
+    /// The content octets of its DER INTEGER (a 0x00 octet before a set top bit; a negative
+    /// INTEGER's two's complement octets as they were read), as a CRL entry carries them.
+    pub fn to_integer_content(&self) -> Vec<u8> {
+        if self.is_negative() {
+            return self.0[1..].to_vec();
+        }
+        let mut v = Vec::with_capacity(self.0.len() + 1);
+        if self.0.first().is_some_and(|b| b & 0x80 != 0) {
+            v.push(0);
+        }
+        v.extend_from_slice(&self.0);
+        v
+    }
+
     /// Upper-case hex, as index.txt writes it (at least two digits); a negative INTEGER
     /// prints as `-` and its two's complement content octets.
     pub fn to_hex(&self) -> String {
@@ -345,6 +359,13 @@ mod tests {
         let sn = s.to_serial_number().unwrap();
         assert_eq!(sn.as_bytes(), &[0x00, 0x80, 0xFF]);
         assert_eq!(Serial::from_der_content(sn.as_bytes()), s);
+        assert_eq!(s.to_integer_content(), sn.as_bytes());
+        let neg = Serial::from_integer_content(&[0x81, 0x02]);
+        assert_eq!(neg.to_integer_content(), vec![0x81, 0x02]);
+        assert_eq!(
+            Serial::from_hex("7F").unwrap().to_integer_content(),
+            vec![0x7F]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod cert_id;
 pub mod chain;
+pub mod crl;
 pub mod facts;
 pub mod get_path;
 pub mod profile;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# CRL figures beside openssl (docs/crl.md): a CRL of ENTRIES entries (default 1,000,000;
+# 20-octet random serials, random order) built and signed with a P-256 key by our builder,
+# then loaded by our reader into its revoked-serial table and by `openssl crl -noout`
+# (parse only, then parse and verify) on the same file. Prints times, peak resident
+# memory and ratios. Not a test: it never fails on a speed.
+#
+#   bench/crl.sh [ENTRIES]
+#
+# Needs openssl and GNU time (/usr/bin/time); installs them when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing benchmark tools: ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+
+cargo build --release --locked -q -p ocsp-proto --example crl_bench
+BIN=$PWD/target/release/examples/crl_bench
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 30 -subj "/C=XX/O=Example/CN=CRL bench CA" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+
+# "elapsed seconds, max RSS kB" of a command, its output in $W/out.
+timed() { /usr/bin/time -f '%e %M' -o tm "$@" >out 2>&1 || { cat out >&2; return 1; }; cat tm; }
+
+echo "== build: $n entries, P-256 (goal <= 2 s)"
+read -r b_wall b_rss < <(timed "$BIN" build ca.key ca.pem "$n" crl.der)
+cat out
+build_s=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' out)
+echo "build: ${build_s} s in the builder (process ${b_wall} s wall incl. generating entries, peak RSS ${b_rss} kB)"
+
+echo "== load: ours (read, parse, verify, table) vs openssl crl"
+read -r o_wall o_rss < <(timed "$BIN" load crl.der ca.pem)
+cat out
+read -r p_wall p_rss < <(timed openssl crl -inform DER -in crl.der -noout)
+read -r v_wall v_rss < <(timed openssl crl -inform DER -in crl.der -noout -CAfile ca.pem)
+grep -q "verify OK" out || { echo "openssl did not verify our CRL:" >&2; cat out >&2; exit 1; }
+size=$(stat -c %s crl.der)
+python3 - "$n" "$size" "$o_wall" "$o_rss" "$p_wall" "$p_rss" "$v_wall" "$v_rss" "$build_s" <<'PY'
+import sys
+n, size = int(sys.argv[1]), int(sys.argv[2])
+ow, orss, pw, prss, vw, vrss, bs = map(float, sys.argv[3:])
+print(f"CRL: {n} entries, {size/1e6:.1f} MB DER")
+print(f"{'':28}{'wall s':>9}{'peak RSS MB':>14}")
+print(f"{'ours: load+verify+table':28}{ow:9.2f}{orss/1024:14.1f}")
+print(f"{'openssl crl -noout':28}{pw:9.2f}{prss/1024:14.1f}")
+print(f"{'openssl crl -noout -CAfile':28}{vw:9.2f}{vrss/1024:14.1f}")
+print(f"ratio openssl(parse)/ours: time {pw/ow:.2f}x, memory {prss/orss:.2f}x")
+print(f"ratio openssl(verify)/ours: time {vw/ow:.2f}x, memory {vrss/orss:.2f}x")
+print(f"build {n} entries with P-256: {bs:.2f} s (goal 2 s)")
+PY
