@@ -38,8 +38,13 @@ const MAX_HEAD: usize = 20 * 1024;
 pub enum Next {
     /// Closed (or to be closed): nothing more to do.
     Done,
-    /// Hyper takes over; these bytes were read and not consumed.
-    HandOff(Bytes),
+    /// Hyper takes over.
+    HandOff {
+        /// Bytes read and not consumed.
+        prefix: Bytes,
+        /// Whether requests were answered here first.
+        served: bool,
+    },
 }
 
 /// A request that this path serves, as offsets into the buffer.
@@ -290,7 +295,10 @@ pub async fn serve(
                     if !out.is_empty() && !write_all(io, &out, &mut timer, idle).await {
                         return Next::Done;
                     }
-                    return Next::HandOff(buf.freeze());
+                    return Next::HandOff {
+                        prefix: buf.freeze(),
+                        served: served_any,
+                    };
                 }
                 Parsed::Simple(s) => s,
             };

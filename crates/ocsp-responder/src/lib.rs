@@ -17,3 +17,4 @@ pub mod server;
 pub mod signer;
 pub mod source;
 pub mod tls;
+mod watchdog;
