@@ -129,8 +129,9 @@ fn parse(buf: &[u8], limits: &Limits) -> Parsed {
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         if eq_ignore_case(name, b"content-length") {
-            // One Content-Length of digits: a second one, even equal, or any other
-            // spelling is hyper's to refuse (400 and close).
+            // One Content-Length of digits, here. Any other spelling is hyper's to
+            // refuse (400 and close); a repeated one is hyper's to judge (it refuses
+            // differing values and takes equal ones, as RFC 9110 §8.6 allows).
             if length.is_some() {
                 return Parsed::HandOff;
             }

@@ -147,7 +147,7 @@ pub enum Outcome {
     UriTooLong,
     /// 408: the body did not come in time.
     Timeout,
-    /// Any other HTTP refusal (400).
+    /// Any other HTTP status.
     Other,
 }
 
@@ -592,26 +592,7 @@ fn too_large() -> Decoded {
     Decoded::Reply(r, Outcome::TooLarge)
 }
 
-/// A request whose framing cannot be trusted: 400, and the connection closed.
-fn bad_framing(why: &'static str) -> Decoded {
-    let mut r = plain(StatusCode::BAD_REQUEST, why);
-    r.close = true;
-    Decoded::Reply(r, Outcome::Other)
-}
-
 async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
-    // One Content-Length, digits only: hyper refuses signs, spaces, lists and
-    // differing values, and accepts repeated equal ones; the edge refuses those too, as
-    // the HTTP/1.1 fast path does (one verdict for every request head).
-    if req
-        .headers()
-        .get_all(header::CONTENT_LENGTH)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return bad_framing("Content-Length given more than once\n");
-    }
     match *req.method() {
         Method::GET | Method::HEAD => decode_get(edge, req.uri().path()),
         Method::POST => {

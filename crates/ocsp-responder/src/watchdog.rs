@@ -41,7 +41,7 @@ pub const MAX_CONTROL_FRAMES: u32 = 200;
 
 /// How long a connection is kept after its GOAWAY when nothing is in flight: time for
 /// the GOAWAY to go out and a well-behaved peer to close first.
-pub const LINGER: Duration = Duration::from_secs(1);
+pub const LINGER: Duration = Duration::from_millis(250);
 
 /// "None" in the millisecond fields.
 const NEVER: u64 = u64::MAX;
@@ -270,7 +270,8 @@ impl<T> Watched<T> {
                     if *n == 9 {
                         let h = *h;
                         self.frame(&h);
-                        let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+                        let len =
+                            usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
                         self.scan = if len == 0 {
                             Scan::Header([0; 9], 0)
                         } else {
