@@ -48,21 +48,30 @@ pub enum Next {
 }
 
 /// A request that this path serves, as offsets into the buffer.
-struct Simple {
-    method: Method,
-    path: std::ops::Range<usize>,
-    head_len: usize,
-    body_len: usize,
-    close: bool,
-    /// The first `If-None-Match` value (as hyper's `headers().get`), as offsets.
-    if_none_match: Option<std::ops::Range<usize>>,
+#[derive(Debug, Clone)]
+pub struct Simple {
+    /// GET, HEAD or POST.
+    pub method: Method,
+    /// The path, without the query.
+    pub path: std::ops::Range<usize>,
+    /// The length of the head, up to and with the empty line.
+    pub head_len: usize,
+    /// The length of the body (`Content-Length`).
+    pub body_len: usize,
+    /// `Connection: close`.
+    pub close: bool,
+    /// The first `If-None-Match` value (as hyper's `headers().get`).
+    pub if_none_match: Option<std::ops::Range<usize>>,
 }
 
-enum Parsed {
+/// What this path makes of the start of a buffer.
+#[derive(Debug, Clone)]
+pub enum Probe {
     /// Need more bytes for the head.
     Partial,
-    /// Not for this path.
+    /// Not for this path: hyper's.
     HandOff,
+    /// A request served here.
     Simple(Simple),
 }
 
@@ -89,40 +98,84 @@ fn content_length(value: &[u8]) -> Option<usize> {
     })
 }
 
+/// The length of the path (before `?` or `#`) of an origin-form request target, as
+/// hyper's `uri().path()` gives it; `None` if hyper's URI parser (the `http` crate)
+/// refuses the target, which it answers 400. The same byte classes as `http`'s: in the
+/// path, what need not be percent-encoded plus `"`, `{`, `}`; in the query, `!` and
+/// `$` to `~` but `<` and `>`; bytes over 0x7F if the whole is UTF-8; the fragment is
+/// not looked at.
+fn origin_path(target: &[u8]) -> Option<usize> {
+    let mut path_end = None;
+    let mut end = target.len();
+    let mut high = false;
+    for (i, &b) in target.iter().enumerate() {
+        let valid = match (path_end.is_some(), b) {
+            (_, b'#') => {
+                end = i;
+                break;
+            }
+            (false, b'?') => {
+                path_end = Some(i);
+                true
+            }
+            (_, 0x80..=0xFF) => {
+                high = true;
+                true
+            }
+            (false, 0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E) => true,
+            (false, b'"' | b'{' | b'}') => true,
+            (true, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E) => true,
+            _ => false,
+        };
+        if !valid {
+            return None;
+        }
+    }
+    if high && std::str::from_utf8(&target[..end]).is_err() {
+        return None;
+    }
+    Some(path_end.unwrap_or(end))
+}
+
 /// The offsets of `part` inside `buf` (`part` is a slice of `buf`).
 fn offsets(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
     let start = part.as_ptr() as usize - buf.as_ptr() as usize;
     start..start + part.len()
 }
 
-fn parse(buf: &[u8], limits: &Limits) -> Parsed {
+/// What this path makes of the start of `buf`.
+pub fn probe(buf: &[u8], limits: &Limits) -> Probe {
     // An h2c prior-knowledge preface: hyper's.
     if buf.len() >= 3 && &buf[..3] == b"PRI" {
-        return Parsed::HandOff;
+        return Probe::HandOff;
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
-        _ => return Parsed::HandOff,
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Probe::Partial,
+        _ => return Probe::HandOff,
     };
     if req.version != Some(1) {
-        return Parsed::HandOff;
+        return Probe::HandOff;
     }
     let method = match req.method {
         Some("GET") => Method::GET,
         Some("HEAD") => Method::HEAD,
         Some("POST") => Method::POST,
-        _ => return Parsed::HandOff,
+        _ => return Probe::HandOff,
     };
     let Some(target) = req.path else {
-        return Parsed::HandOff;
+        return Probe::HandOff;
     };
-    // Origin form only (absolute form and `*` go to hyper).
+    // Origin form only (absolute form and `*` go to hyper), spelled as hyper's URI
+    // parser takes it.
     if !target.starts_with('/') {
-        return Parsed::HandOff;
+        return Probe::HandOff;
     }
+    let Some(path_len) = origin_path(target.as_bytes()) else {
+        return Probe::HandOff;
+    };
     let mut length: Option<usize> = None;
     let mut close = false;
     let mut if_none_match = None;
@@ -133,20 +186,20 @@ fn parse(buf: &[u8], limits: &Limits) -> Parsed {
             // refuse (400 and close); a repeated one is hyper's to judge (it refuses
             // differing values and takes equal ones, as RFC 9110 §8.6 allows).
             if length.is_some() {
-                return Parsed::HandOff;
+                return Probe::HandOff;
             }
             let Some(n) = content_length(h.value) else {
-                return Parsed::HandOff;
+                return Probe::HandOff;
             };
             length = Some(n);
         } else if eq_ignore_case(name, b"transfer-encoding")
             || eq_ignore_case(name, b"expect")
             || eq_ignore_case(name, b"upgrade")
         {
-            return Parsed::HandOff;
+            return Probe::HandOff;
         } else if eq_ignore_case(name, b"connection") {
             if has_token(h.value, b"upgrade") {
-                return Parsed::HandOff;
+                return Probe::HandOff;
             }
             close |= has_token(h.value, b"close");
         } else if eq_ignore_case(name, b"if-none-match") && if_none_match.is_none() {
@@ -156,13 +209,11 @@ fn parse(buf: &[u8], limits: &Limits) -> Parsed {
     let post = method == Method::POST;
     let body_len = match length {
         Some(n) if post && n <= limits.max_body_bytes => n,
-        _ if post => return Parsed::HandOff,
+        _ if post => return Probe::HandOff,
         None | Some(0) => 0,
-        Some(_) => return Parsed::HandOff,
+        Some(_) => return Probe::HandOff,
     };
-    // The path without a query, as hyper's `uri().path()` gives it.
-    let path_len = target.find('?').unwrap_or(target.len());
-    Parsed::Simple(Simple {
+    Probe::Simple(Simple {
         method,
         path: offsets(buf, &target.as_bytes()[..path_len]),
         head_len,
@@ -290,9 +341,9 @@ pub async fn serve(
         // Answer every complete request already read (pipelining), in order.
         let mut partial_body = false;
         while !buf.is_empty() {
-            let simple = match parse(&buf, limits) {
-                Parsed::Partial => break,
-                Parsed::HandOff => {
+            let simple = match probe(&buf, limits) {
+                Probe::Partial => break,
+                Probe::HandOff => {
                     if !out.is_empty() && !write_all(io, &out, &mut timer, idle).await {
                         return Next::Done;
                     }
@@ -301,7 +352,7 @@ pub async fn serve(
                         served: served_any,
                     };
                 }
-                Parsed::Simple(s) => s,
+                Probe::Simple(s) => s,
             };
             if buf.len() < simple.head_len + simple.body_len {
                 partial_body = true;
@@ -380,14 +431,14 @@ mod tests {
     use super::*;
 
     fn simple(req: &[u8]) -> Option<Simple> {
-        match parse(req, &Limits::default()) {
-            Parsed::Simple(s) => Some(s),
+        match probe(req, &Limits::default()) {
+            Probe::Simple(s) => Some(s),
             _ => None,
         }
     }
 
     fn hands_off(req: &[u8]) -> bool {
-        matches!(parse(req, &Limits::default()), Parsed::HandOff)
+        matches!(probe(req, &Limits::default()), Probe::HandOff)
     }
 
     #[test]
@@ -407,8 +458,8 @@ mod tests {
     #[test]
     fn partial_heads_wait() {
         assert!(matches!(
-            parse(b"GET /abc HTTP/1.1\r\nHo", &Limits::default()),
-            Parsed::Partial
+            probe(b"GET /abc HTTP/1.1\r\nHo", &Limits::default()),
+            Probe::Partial
         ));
     }
 
@@ -446,7 +497,7 @@ mod tests {
             tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
         ) {
             let buf = [prefix, &tail[..]].concat();
-            if let Parsed::Simple(s) = parse(&buf, &Limits::default()) {
+            if let Probe::Simple(s) = probe(&buf, &Limits::default()) {
                 proptest::prop_assert!(s.path.end <= s.head_len && s.head_len <= buf.len());
                 proptest::prop_assert!(buf[s.path.clone()].starts_with(b"/"));
                 proptest::prop_assert!(s.method == Method::POST || s.body_len == 0);

@@ -5,6 +5,8 @@
 pub mod clock;
 pub mod compliance;
 pub mod config;
+#[doc(hidden)]
+pub mod differential;
 pub mod h1;
 pub mod health;
 pub mod http;
