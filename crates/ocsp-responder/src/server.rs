@@ -4,8 +4,11 @@
 //! as part of the headers), a cap on open connections, graceful shutdown.
 //!
 //! No client can delay another: each connection is its own task; header reads, body
-//! reads and idle keep-alive connections are bounded in time; connections beyond the
-//! cap wait in the kernel's accept queue rather than in our memory.
+//! reads and idle connections are bounded in time on every protocol (hyper's
+//! HTTP/1.1 header timeout, the fast path's timer, and for everything else, HTTP/2
+//! above all, the progress watchdog of `watchdog.rs`); hyper's HTTP/2 limits are
+//! set here, explicitly (the `H2_*` constants); connections beyond the cap wait in the
+//! kernel's accept queue rather than in our memory.
 
 use crate::config::Limits;
 use crate::health::{handle_ops, Health, Ops};

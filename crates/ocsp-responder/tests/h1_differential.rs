@@ -144,6 +144,19 @@ fn known_splits_agree() {
         assert_eq!(fast, vec![Step::HandOff], "{value}");
         assert_eq!(hyper(bytes.as_bytes()), vec![Step::Refused(400)], "{value}");
     }
+    // Heads that do not parse: hyper's 400, never the fast path's answer.
+    for bytes in [
+        &b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"[..],
+        b"GET / HTTP/1.1\rX: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+        b"GET /a`b HTTP/1.1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    ] {
+        let what = String::from_utf8_lossy(bytes);
+        assert_eq!(fast_path(bytes, &limits), vec![Step::HandOff], "{what}");
+        assert_eq!(hyper(bytes), vec![Step::Refused(400)], "{what}");
+    }
     // Both answer a plain request and frame its body the same way.
     let bytes = b"POST /p?q HTTP/1.1\r\nContent-Length: 3\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n\r\nabcGET / HTTP/1.1\r\n\r\n";
     let fast = fast_path(bytes, &limits);
