@@ -193,11 +193,10 @@ pub fn compare(fast: &[Step], hyper: &[Step]) -> Result<(), String> {
     } else {
         fast.len()
     };
-    for i in 0..taken {
-        if hyper.get(i) != Some(&fast[i]) {
+    for (i, step) in fast[..taken].iter().enumerate() {
+        if hyper.get(i) != Some(step) {
             return Err(format!(
-                "request {i}: the fast path took {:?}, hyper {:?}",
-                fast[i],
+                "request {i}: the fast path took {step:?}, hyper {:?}",
                 hyper.get(i)
             ));
         }

@@ -277,7 +277,7 @@ impl HeaderBytes {
 }
 
 /// Most headers in a [`Reply`].
-const MAX_REPLY_HEADERS: usize = 8;
+const MAX_REPLY_HEADERS: usize = 6;
 
 const NO_HEADER: (HeaderName, HeaderBytes) = (header::ACCEPT, HeaderBytes::from_static(""));
 
@@ -309,7 +309,7 @@ impl Reply {
         }
     }
 
-    /// Add a header (at most [`MAX_REPLY_HEADERS`]; the edge sets at most six).
+    /// Add a header (at most [`MAX_REPLY_HEADERS`], as many as the edge sets).
     fn header(mut self, name: HeaderName, value: HeaderBytes) -> Reply {
         self.push(name, value);
         self
@@ -507,7 +507,8 @@ pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, Pa
 enum Decoded {
     Request(Arc<parse_cache::DecodedRequest>),
     Malformed(String),
-    Reply(Reply, Outcome),
+    /// A reply of the edge's own (not an answer: never on the hit path).
+    Reply(Box<Reply>, Outcome),
 }
 
 /// Decode `bytes` (a GET path or POST body) with `f`, or find what they decoded to last
@@ -535,16 +536,16 @@ fn decode_cached(
 fn decode_get(edge: &Edge, path: &str) -> Decoded {
     if path.trim_start_matches('/').is_empty() {
         return Decoded::Reply(
-            plain(
+            Box::new(plain(
                 StatusCode::OK,
                 "ocsp: OCSP responder (RFC 6960, RFC 9919). POST application/ocsp-request to this URL, or GET /{url-encoded base64 DER request}.\n",
-            ),
+            )),
             Outcome::Info,
         );
     }
     if path.len() > edge.limits.max_uri_bytes {
         return Decoded::Reply(
-            plain(StatusCode::URI_TOO_LONG, "request URI too long\n"),
+            Box::new(plain(StatusCode::URI_TOO_LONG, "request URI too long\n")),
             Outcome::UriTooLong,
         );
     }
@@ -576,12 +577,14 @@ fn decode_post(edge: &Edge, body: &Bytes) -> Decoded {
 
 fn method_not_allowed() -> Decoded {
     Decoded::Reply(
-        Reply::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            Bytes::from_static(b"use GET or POST\n"),
-        )
-        .header(header::ALLOW, HeaderBytes::from_static("GET, HEAD, POST"))
-        .header(header::CONTENT_TYPE, TEXT_PLAIN),
+        Box::new(
+            Reply::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Bytes::from_static(b"use GET or POST\n"),
+            )
+            .header(header::ALLOW, HeaderBytes::from_static("GET, HEAD, POST"))
+            .header(header::CONTENT_TYPE, TEXT_PLAIN),
+        ),
         Outcome::MethodNotAllowed,
     )
 }
@@ -589,7 +592,7 @@ fn method_not_allowed() -> Decoded {
 fn too_large() -> Decoded {
     let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
     r.close = true;
-    Decoded::Reply(r, Outcome::TooLarge)
+    Decoded::Reply(Box::new(r), Outcome::TooLarge)
 }
 
 async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
@@ -608,7 +611,10 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
             let body = Limited::new(req.into_body(), max);
             match within(edge.limits.body_timeout(), body.collect()).await {
                 None => Decoded::Reply(
-                    plain(StatusCode::REQUEST_TIMEOUT, "request body too slow\n"),
+                    Box::new(plain(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request body too slow\n",
+                    )),
                     Outcome::Timeout,
                 ),
                 Some(Err(e)) => {
@@ -719,7 +725,7 @@ async fn answer(
     let mut request = None;
     let mut answered = None;
     let (reply, outcome) = match decoded {
-        Decoded::Reply(r, o) => (r, o),
+        Decoded::Reply(r, o) => (*r, o),
         Decoded::Malformed(why) => {
             tracing::debug!(%method, reason = %why, "malformed request");
             (
