@@ -4,10 +4,13 @@
 //! hyper's requests go through, so statuses, headers, metrics and logs are identical.
 //!
 //! Anything else at the start of a request (HTTP/1.0, a chunked or oversized body,
-//! `Expect`, `Upgrade`, an h2c preface, a head that does not parse, another method) is
-//! handed to hyper together with the bytes already read, at a request boundary, and
-//! hyper serves the rest of the connection as before. So this path only ever has to get
-//! the simple case right.
+//! `Expect`, `Upgrade`, an h2c preface, a head that does not parse, another method, a
+//! `Content-Length` that is not one run of digits, a target hyper's URI parser would
+//! refuse) is handed to hyper together with the bytes already read, at a request
+//! boundary, and hyper serves the rest of the connection as before. So this path only
+//! ever has to get the simple case right, and it never answers a head that hyper would
+//! read another way or refuse: one verdict per request head, checked by a differential
+//! test against hyper (`differential.rs`).
 //!
 //! Timeouts are those of the hyper path: the request head within `header_timeout`, the
 //! body within `body_timeout`, an idle keep-alive connection closed after

@@ -12,6 +12,11 @@
 //! | body over the limit                       | 413  | —                            |
 //! | method other than GET/HEAD/POST           | 405  | — (`Allow: GET, HEAD, POST`) |
 //! | `GET /`                                   | 200  | — (a plain-text line)        |
+//! | a head hyper refuses (bad `Content-Length`, `Transfer-Encoding` other than chunked, obs-fold, bare CR, a target its URI parser refuses) | 400 | — (hyper's; the connection closed) |
+//!
+//! The edge returns a [`Reply`] (status, header bytes, body), whatever the transport:
+//! hyper's path converts it, the HTTP/1.1 fast path writes it as it is. It reads the time
+//! from a [`Clock`], and records each request once: one [`Outcome`], one access line.
 
 use crate::clock::{self, Clock};
 use crate::config::Limits;
