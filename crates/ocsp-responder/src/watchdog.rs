@@ -337,3 +337,111 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         self.inner.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        f.extend([kind, flags, 0, 0, 0, 1]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn watched() -> Watched<()> {
+        Watched::new((), Watch::new(Instant::now(), None))
+    }
+
+    /// Feed `bytes` in pieces of `step` bytes, as reads may split them.
+    fn feed(w: &mut Watched<()>, bytes: &[u8], step: usize) {
+        for piece in bytes.chunks(step) {
+            w.see(piece);
+        }
+    }
+
+    #[test]
+    fn header_blocks_are_tracked_across_any_split() {
+        for step in [1, 2, 7, 9, 10, 1000] {
+            let mut w = watched();
+            let mut bytes = PREFACE.to_vec();
+            bytes.extend(frame(SETTINGS, 0, &[0, 3, 0, 0, 0, 100]));
+            bytes.extend(frame(HEADERS, 0, &[0x82; 20]));
+            feed(&mut w, &bytes, step);
+            assert_ne!(w.watch.block_since.load(Ordering::Relaxed), NEVER, "{step}");
+            feed(&mut w, &frame(CONTINUATION, 0, &[1; 300]), step);
+            assert_ne!(w.watch.block_since.load(Ordering::Relaxed), NEVER, "{step}");
+            feed(&mut w, &frame(CONTINUATION, END_HEADERS, &[1; 3]), step);
+            assert_eq!(w.watch.block_since.load(Ordering::Relaxed), NEVER, "{step}");
+            feed(&mut w, &frame(HEADERS, END_HEADERS, &[0x82]), step);
+            assert_eq!(w.watch.block_since.load(Ordering::Relaxed), NEVER, "{step}");
+            assert_eq!(w.watch.control.load(Ordering::Relaxed), 1, "{step}");
+        }
+    }
+
+    #[test]
+    fn control_frames_flood_until_an_answer() {
+        let mut w = watched();
+        w.see(PREFACE);
+        for _ in 0..MAX_CONTROL_FRAMES {
+            w.see(&frame(PING, 0, &[0; 8]));
+            // Acknowledgements are answers to us, not requests.
+            w.see(&frame(SETTINGS, ACK, &[]));
+        }
+        assert!(!w.watch.flooded());
+        // An answer is progress: the count starts again.
+        let guard = InFlight::new(&w.watch);
+        guard.done();
+        assert_eq!(w.watch.in_flight.load(Ordering::Relaxed), 0);
+        for _ in 0..MAX_CONTROL_FRAMES {
+            w.see(&frame(RST_STREAM, 0, &[0, 0, 0, 8]));
+        }
+        assert!(!w.watch.flooded());
+        w.see(&frame(PRIORITY, 0, &[0, 0, 0, 0, 16]));
+        assert!(w.watch.flooded());
+    }
+
+    #[test]
+    fn other_protocols_are_not_scanned() {
+        let mut w = watched();
+        w.see(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(matches!(w.scan, Scan::Off));
+        w.see(&frame(HEADERS, 0, &[0x82]));
+        assert_eq!(w.watch.block_since.load(Ordering::Relaxed), NEVER);
+    }
+
+    #[test]
+    fn deadlines_follow_the_table() {
+        let limits = Limits {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            request_timeout_secs: 8,
+            body_timeout_secs: 10,
+            ..Limits::default()
+        };
+        let opened = Instant::now();
+        let w = Watch::new(opened, None);
+        // Nothing answered yet: the header timeout from the accept.
+        assert_eq!(w.deadline(&limits), opened + Duration::from_secs(10));
+        // A request in flight: no deadline of the watchdog's within the idle time.
+        let guard = InFlight::new(&w);
+        assert!(w.deadline(&limits) >= Instant::now() + Duration::from_secs(59));
+        guard.done();
+        // Answered: the idle timeout from the answer.
+        let idle = w.deadline(&limits);
+        assert!(
+            idle >= opened + Duration::from_secs(59),
+            "{:?}",
+            idle - opened
+        );
+        // A header block begun: the header timeout from its start.
+        w.block_since.store(w.now_ms(), Ordering::Relaxed);
+        assert!(w.deadline(&limits) <= Instant::now() + Duration::from_secs(10));
+        // Shutting down with nothing in flight: the linger.
+        w.shut();
+        assert!(w.deadline(&limits) <= Instant::now() + LINGER);
+        // With a request in flight: its time.
+        let _guard = InFlight::new(&w);
+        assert!(w.deadline(&limits) >= Instant::now() + Duration::from_secs(17));
+    }
+}
