@@ -3,7 +3,8 @@
 //!
 //! - HTTP/2 (h2c and h2 over TLS): a connection that sends only the preface, only pings,
 //!   or half a header block is closed with GOAWAY within the header timeout (plus the
-//!   watchdog's short linger), not at the idle timeout or never.
+//!   watchdog's short linger), not at the idle timeout or never; an idle one is closed
+//!   with GOAWAY at the idle timeout, whether it pings or not.
 //! - While such connections hold every slot of `max_connections`, a new client is
 //!   answered within 2 s (they are closed, freeing their slots).
 //! - Rapid reset, CONTINUATION and SETTINGS floods are answered with GOAWAY and the
@@ -52,12 +53,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 /// (250 ms) and scheduling.
 const SLACK: Duration = Duration::from_millis(900);
 
-fn limits(max_connections: usize) -> Limits {
+fn limits(max_connections: usize, idle_timeout_secs: u64) -> Limits {
     Limits {
         header_timeout_secs: HEADER_TIMEOUT.as_secs(),
         body_timeout_secs: 1,
-        // Long, so that only the header timeout can explain a close.
-        idle_timeout_secs: 30,
+        idle_timeout_secs,
         request_timeout_secs: 1,
         max_connections,
         ..Limits::default()
@@ -71,8 +71,13 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
-/// A server with a plain and a TLS listener, on the test's runtime.
+/// A server with a plain and a TLS listener, on the test's runtime. The idle timeout is
+/// long, so that only the header timeout can explain a close.
 fn start(max_connections: usize) -> Running {
+    start_with(limits(max_connections, 30))
+}
+
+fn start_with(limits: Limits) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
@@ -91,10 +96,7 @@ fn start(max_connections: usize) -> Running {
         Timestamp(1_700_000_000),
         vec![StatusKind::Good],
     );
-    let edge = Arc::new(Edge::new(
-        Arc::new(Fixed(Arc::new(answer))),
-        limits(max_connections),
-    ));
+    let edge = Arc::new(Edge::new(Arc::new(Fixed(Arc::new(answer))), limits));
     let mut server = Server::bind(&["127.0.0.1:0".parse().unwrap()], edge).unwrap();
     server
         .bind_tls(&["127.0.0.1:0".parse().unwrap()], tls)
@@ -351,6 +353,51 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed_at_the_idle_timeout_pings_or_not() {
+    const IDLE: Duration = Duration::from_secs(2);
+    let r = Arc::new(start_with(limits(1000, IDLE.as_secs())));
+    for tls in [false, true] {
+        for pings in [false, true] {
+            let mut io = connect(&r, tls.then_some(&b"h2"[..])).await;
+            let mut out = preface();
+            out.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, GET_ROOT));
+            io.write_all(&out).await.unwrap();
+            let mut seen = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !frames(&seen).contains(&DATA) {
+                let n = io.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "closed before answering");
+                seen.extend_from_slice(&chunk[..n]);
+            }
+            let answered = Instant::now();
+            let (mut rd, mut wr) = tokio::io::split(io);
+            let pinger = tokio::spawn(async move {
+                for i in 0u64..100 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if pings
+                        && wr
+                            .write_all(&frame(PING, 0, 0, &i.to_be_bytes()))
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            let c = until_closed(&mut rd, answered, Duration::from_secs(10)).await;
+            pinger.abort();
+            let what = format!("tls {tls}, pings {pings}");
+            assert!(c.goaway, "{what}: no GOAWAY: {:?}", c.frames);
+            assert!(
+                c.after >= IDLE - Duration::from_millis(100) && c.after <= IDLE + SLACK,
+                "{what}: an idle connection closed {:?} after its answer (idle timeout {IDLE:?})",
+                c.after
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
