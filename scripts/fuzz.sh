@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 FUZZ=$ROOT/fuzz
 
-ALL_TARGETS=(request response get_path index_txt config roundtrip crl)
+ALL_TARGETS=(request response get_path index_txt config roundtrip crl h1_differential)
 secs=10
 targets=()
 while [ $# -gt 0 ]; do
@@ -49,6 +49,7 @@ max_len() {
     get_path) echo 20000 ;;
     config) echo 8192 ;;
     crl) echo 65536 ;;
+    h1_differential) echo 4096 ;;
     *) echo 16384 ;;
   esac
 }
@@ -68,6 +69,7 @@ seed() {
     index_txt) cp "$s"/index* "$dir"/ ;;
     config) cp "$s"/config* "$dir"/ ;;
     crl) cp "$s"/crl* "$dir"/ 2>/dev/null || true ;;
+    h1_differential) cp "$s"/head* "$dir"/ 2>/dev/null || true ;;
   esac
   # libFuzzer needs at least one input; an empty one is fine.
   [ -n "$(ls -A "$dir")" ] || : >"$dir/empty"
@@ -120,6 +122,11 @@ resp_no_certs = true
 rother = ["chain.pem"]
 CFG
   printf '[[issuer]]\nca = "/a"\nindex = "b"\n' >"$s/config2"
+  printf 'GET /MEIwQDA%%2BMDwwOjAJ?x HTTP/1.1\r\nHost: a\r\nIf-None-Match: "ab"\r\n\r\nHEAD / HTTP/1.1\r\n\r\n' >"$s/head1"
+  printf 'POST / HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc' >"$s/head2"
+  printf 'POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n' >"$s/head3"
+  printf 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' >"$s/head4"
+  printf 'GET /a\n b HTTP/1.1\nX: a\r\n b\r\n\r\n' >"$s/head5"
   if ! command -v openssl >/dev/null 2>&1; then
     echo "fuzz.sh: openssl not found: DER seeds skipped (the fuzzer starts from nothing)" >&2
     return 0

@@ -12,21 +12,27 @@
 //! | body over the limit                       | 413  | —                            |
 //! | method other than GET/HEAD/POST           | 405  | — (`Allow: GET, HEAD, POST`) |
 //! | `GET /`                                   | 200  | — (a plain-text line)        |
+//! | a head hyper refuses (bad `Content-Length`, `Transfer-Encoding` other than chunked, obs-fold, bare CR, a target its URI parser refuses) | 400 | — (hyper's; the connection closed) |
+//!
+//! The edge returns a [`Reply`] (status, header bytes, body), whatever the transport:
+//! hyper's path converts it, the HTTP/1.1 fast path writes it as it is. It reads the time
+//! from a [`Clock`], and records each request once: one [`Outcome`], one access line.
 
-use crate::clock;
+use crate::clock::{self, Clock};
 use crate::config::Limits;
 use crate::log_sample::Sampler;
 use crate::parse_cache::{self, ParseCache, Via};
-use crate::source::{Answer, ResponseSource, SourceError};
+use crate::source::{Answer, ResponseSource, SourceError, StatusKind};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use ocsp_proto::request::{self, ParsedRequest, RequestLimits};
 use ocsp_proto::response::error_response;
+use ocsp_proto::text::status_name;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::Timestamp;
 use std::net::SocketAddr;
@@ -38,6 +44,13 @@ pub const OCSP_RESPONSE: &str = "application/ocsp-response";
 
 /// Seconds a client is asked to wait after `tryLater`.
 pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// [`RETRY_AFTER_SECS`] as a header value.
+const RETRY_AFTER: &str = "5";
+const _: () = assert!(
+    RETRY_AFTER_SECS == 5,
+    "RETRY_AFTER must spell RETRY_AFTER_SECS"
+);
 
 /// Most path segments tried as the start of the base64 request in a GET.
 const MAX_GET_PREFIX_SEGMENTS: usize = 16;
@@ -55,10 +68,11 @@ pub struct Edge {
     internal_errors: Sampler,
     unavailable: Sampler,
     parsed: ParseCache,
+    clock: Arc<dyn Clock>,
 }
 
 impl Edge {
-    /// An edge in front of `source`.
+    /// An edge in front of `source`, on the system clock.
     pub fn new(source: Arc<dyn ResponseSource>, limits: Limits) -> Edge {
         let request_limits = RequestLimits {
             max_bytes: limits.max_body_bytes.max(limits.max_uri_bytes),
@@ -73,6 +87,7 @@ impl Edge {
             internal_errors: Sampler::new("internal_error", 10, Duration::from_secs(60)),
             unavailable: Sampler::new("try_later", 10, Duration::from_secs(60)),
             parsed: ParseCache::new(parse_cache::DEFAULT_CAPACITY),
+            clock: clock::system(),
         }
     }
 
@@ -92,112 +107,285 @@ impl Edge {
         self
     }
 
+    /// Read the time from `clock` (`max-age`, the HTTP/1.1 `Date` header).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Edge {
+        self.clock = clock;
+        self
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// The clock the edge reads.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
 }
 
-/// The outcome of one request, for the access log and metrics.
-struct Outcome {
-    http: StatusCode,
-    ocsp: &'static str,
-    /// The request, when it decoded (its serials are logged).
-    request: Option<Arc<parse_cache::DecodedRequest>>,
-    /// The answer, when there is one (its statuses are logged and counted).
-    answer: Option<Arc<Answer>>,
+/// What the edge decided for one request: the `outcome` label of `ocsp_requests_total`
+/// and the `ocsp` field of the access line. The discriminants index the metric handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A signed answer (200).
+    Successful = 0,
+    /// `If-None-Match` equal to the answer's ETag (304).
+    NotModified,
+    /// Unsigned `malformedRequest`.
+    MalformedRequest,
+    /// Unsigned `unauthorized`.
+    Unauthorized,
+    /// Unsigned `tryLater`.
+    TryLater,
+    /// Unsigned `internalError`.
+    InternalError,
+    /// Unsigned `sigRequired` (never sent today; counted if it ever is).
+    SigRequired,
+    /// `GET /`: the plain-text line.
+    Info,
+    /// 405.
+    MethodNotAllowed,
+    /// 413.
+    TooLarge,
+    /// 414.
+    UriTooLong,
+    /// 408: the body did not come in time.
+    Timeout,
+    /// Any other HTTP status.
+    Other,
 }
 
 impl Outcome {
-    fn plain(http: StatusCode, ocsp: &'static str) -> Outcome {
-        Outcome {
-            http,
-            ocsp,
-            request: None,
-            answer: None,
+    /// Every outcome, in the order of their discriminants.
+    pub const ALL: [Outcome; 13] = [
+        Outcome::Successful,
+        Outcome::NotModified,
+        Outcome::MalformedRequest,
+        Outcome::Unauthorized,
+        Outcome::TryLater,
+        Outcome::InternalError,
+        Outcome::SigRequired,
+        Outcome::Info,
+        Outcome::MethodNotAllowed,
+        Outcome::TooLarge,
+        Outcome::UriTooLong,
+        Outcome::Timeout,
+        Outcome::Other,
+    ];
+
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Successful => "successful",
+            Outcome::NotModified => "notModified",
+            Outcome::MalformedRequest => "malformedRequest",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::TryLater => "tryLater",
+            Outcome::InternalError => "internalError",
+            Outcome::SigRequired => "sigRequired",
+            Outcome::Info => "info",
+            Outcome::MethodNotAllowed => "methodNotAllowed",
+            Outcome::TooLarge => "tooLarge",
+            Outcome::UriTooLong => "uriTooLong",
+            Outcome::Timeout => "timeout",
+            Outcome::Other => "other",
         }
     }
 
-    fn statuses(&self) -> &[&'static str] {
-        self.answer
-            .as_deref()
-            .map_or(&[], |a| a.statuses.as_slice())
+    /// The OCSP status sent, if an OCSP response was sent (a 304 stands for a
+    /// successful one).
+    pub fn ocsp(self) -> Option<OcspResponseStatus> {
+        match self {
+            Outcome::Successful | Outcome::NotModified => Some(OcspResponseStatus::Successful),
+            Outcome::MalformedRequest => Some(OcspResponseStatus::MalformedRequest),
+            Outcome::Unauthorized => Some(OcspResponseStatus::Unauthorized),
+            Outcome::TryLater => Some(OcspResponseStatus::TryLater),
+            Outcome::InternalError => Some(OcspResponseStatus::InternalError),
+            Outcome::SigRequired => Some(OcspResponseStatus::SigRequired),
+            Outcome::Info
+            | Outcome::MethodNotAllowed
+            | Outcome::TooLarge
+            | Outcome::UriTooLong
+            | Outcome::Timeout
+            | Outcome::Other => None,
+        }
     }
 
-    fn serials(&self) -> String {
-        self.request.as_deref().map_or_else(String::new, |r| {
-            r.parsed
-                .items
-                .iter()
-                .map(|i| i.serial.to_hex())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-    }
-}
-
-fn status_name(s: OcspResponseStatus) -> &'static str {
-    match s {
-        OcspResponseStatus::Successful => "successful",
-        OcspResponseStatus::MalformedRequest => "malformedRequest",
-        OcspResponseStatus::InternalError => "internalError",
-        OcspResponseStatus::TryLater => "tryLater",
-        OcspResponseStatus::SigRequired => "sigRequired",
-        OcspResponseStatus::Unauthorized => "unauthorized",
-    }
-}
-
-/// The `outcome` label of `ocsp_requests_total`.
-fn outcome_label(o: &Outcome) -> &'static str {
-    match (o.ocsp, o.http) {
-        ("successful", StatusCode::NOT_MODIFIED) => "notModified",
-        ("-", StatusCode::OK) => "info",
-        ("-", StatusCode::METHOD_NOT_ALLOWED) => "methodNotAllowed",
-        ("-", StatusCode::PAYLOAD_TOO_LARGE) => "tooLarge",
-        ("-", StatusCode::URI_TOO_LONG) => "uriTooLong",
-        ("-", StatusCode::REQUEST_TIMEOUT) => "timeout",
-        ("-", _) => "other",
-        (ocsp, _) => ocsp,
+    /// The outcome of an unsigned OCSP error response.
+    fn of_error(status: OcspResponseStatus) -> Outcome {
+        match status {
+            OcspResponseStatus::Successful => Outcome::Successful,
+            OcspResponseStatus::MalformedRequest => Outcome::MalformedRequest,
+            OcspResponseStatus::InternalError => Outcome::InternalError,
+            OcspResponseStatus::TryLater => Outcome::TryLater,
+            OcspResponseStatus::SigRequired => Outcome::SigRequired,
+            OcspResponseStatus::Unauthorized => Outcome::Unauthorized,
+        }
     }
 }
 
-/// A response builder. `Date` is added by hyper (formatted once a second), on HTTP/1.1
-/// and HTTP/2 alike.
-fn base_response(status: StatusCode) -> http::response::Builder {
-    Response::builder().status(status)
+/// Longest header value formatted per reply (`Cache-Control` with a 20-digit max-age).
+const INLINE_VALUE: usize = 72;
+
+/// A header value: shared bytes (a constant, or an answer's preformatted value), or a
+/// short value formatted for this reply, held inline (no allocation).
+#[derive(Clone, Debug)]
+pub enum HeaderBytes {
+    /// Shared bytes.
+    Shared(Bytes),
+    /// Formatted for this reply: the first `len` bytes of `buf`.
+    Inline {
+        /// The bytes.
+        buf: [u8; INLINE_VALUE],
+        /// How many are used.
+        len: u8,
+    },
 }
 
-fn finish(b: http::response::Builder, body: Bytes) -> Response<Full<Bytes>> {
-    b.body(Full::new(body)).unwrap_or_else(|_| {
-        // Only reachable with an invalid header value; every value here is ASCII we built.
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+impl HeaderBytes {
+    /// A constant value.
+    pub const fn from_static(s: &'static str) -> HeaderBytes {
+        HeaderBytes::Shared(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// `parts`, concatenated (cut at [`INLINE_VALUE`] bytes; every value formatted
+    /// here is shorter).
+    fn inline(parts: &[&[u8]]) -> HeaderBytes {
+        let mut buf = [0u8; INLINE_VALUE];
+        let mut len = 0;
+        for p in parts {
+            let n = p.len().min(INLINE_VALUE - len);
+            buf[len..len + n].copy_from_slice(&p[..n]);
+            len += n;
+        }
+        HeaderBytes::Inline {
+            buf,
+            len: len as u8,
+        }
+    }
+
+    /// The value's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            HeaderBytes::Shared(b) => b,
+            HeaderBytes::Inline { buf, len } => &buf[..usize::from(*len)],
+        }
+    }
+
+    fn to_header_value(&self) -> Option<HeaderValue> {
+        match self {
+            HeaderBytes::Shared(b) => HeaderValue::from_maybe_shared(b.clone()).ok(),
+            HeaderBytes::Inline { .. } => HeaderValue::from_bytes(self.as_bytes()).ok(),
+        }
+    }
+}
+
+/// Most headers in a [`Reply`].
+const MAX_REPLY_HEADERS: usize = 6;
+
+const NO_HEADER: (HeaderName, HeaderBytes) = (header::ACCEPT, HeaderBytes::from_static(""));
+
+/// What the edge answers, whatever the transport: hyper's path converts it
+/// ([`Reply::into_response`]), the HTTP/1.1 fast path writes it as it is. `Date`,
+/// `Content-Length` (unless set: HEAD) and `Connection: close` (when `close`) are the
+/// transport's.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    headers: [(HeaderName, HeaderBytes); MAX_REPLY_HEADERS],
+    len: usize,
+    /// The body (empty for HEAD and 304).
+    pub body: Bytes,
+    /// The connection is to be closed after this reply.
+    pub close: bool,
+}
+
+impl Reply {
+    /// A reply with no headers yet.
+    pub fn new(status: StatusCode, body: Bytes) -> Reply {
+        Reply {
+            status,
+            headers: [NO_HEADER; MAX_REPLY_HEADERS],
+            len: 0,
+            body,
+            close: false,
+        }
+    }
+
+    /// Add a header (at most [`MAX_REPLY_HEADERS`], as many as the edge sets).
+    fn header(mut self, name: HeaderName, value: HeaderBytes) -> Reply {
+        self.push(name, value);
+        self
+    }
+
+    fn push(&mut self, name: HeaderName, value: HeaderBytes) {
+        if let Some(slot) = self.headers.get_mut(self.len) {
+            *slot = (name, value);
+            self.len += 1;
+        }
+    }
+
+    /// The headers, in the order set.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        self.headers[..self.len]
+            .iter()
+            .map(|(n, v)| (n, v.as_bytes()))
+    }
+
+    /// Whether `name` is set.
+    pub fn has(&self, name: &HeaderName) -> bool {
+        self.headers[..self.len].iter().any(|(n, _)| n == name)
+    }
+
+    /// The reply as a hyper response (`Connection: close` when it closes).
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let mut r = Response::new(Full::new(self.body));
+        *r.status_mut() = self.status;
+        let h = r.headers_mut();
+        h.reserve(self.len + 1);
+        for (name, value) in &self.headers[..self.len] {
+            // Every value is ASCII the edge built or an answer's preformatted bytes.
+            if let Some(v) = value.to_header_value() {
+                h.insert(name.clone(), v);
+            }
+        }
+        if self.close {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         r
-    })
+    }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    finish(
-        base_response(status)
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(header::CACHE_CONTROL, "no-cache"),
-        Bytes::from_static(text.as_bytes()),
-    )
+const TEXT_PLAIN: HeaderBytes = HeaderBytes::from_static("text/plain; charset=utf-8");
+const NO_CACHE: HeaderBytes = HeaderBytes::from_static("no-cache");
+
+fn plain(status: StatusCode, text: &'static str) -> Reply {
+    Reply::new(status, Bytes::from_static(text.as_bytes()))
+        .header(header::CONTENT_TYPE, TEXT_PLAIN)
+        .header(header::CACHE_CONTROL, NO_CACHE)
 }
 
 /// An unsigned OCSP error response (HTTP 200, never cached).
-fn ocsp_error(status: OcspResponseStatus) -> Response<Full<Bytes>> {
-    let mut b = base_response(StatusCode::OK)
-        .header(header::CONTENT_TYPE, OCSP_RESPONSE)
-        .header(header::CACHE_CONTROL, "no-cache");
+fn ocsp_error(status: OcspResponseStatus) -> Reply {
+    let mut r = Reply::new(StatusCode::OK, Bytes::from(error_response(status)))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderBytes::from_static(OCSP_RESPONSE),
+        )
+        .header(header::CACHE_CONTROL, NO_CACHE);
     if status == OcspResponseStatus::TryLater {
-        b = b.header(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string());
+        r.push(header::RETRY_AFTER, HeaderBytes::from_static(RETRY_AFTER));
     }
-    finish(b, Bytes::from(error_response(status)))
+    r
 }
 
-fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
-    let Some(v) = if_none_match.and_then(|v| v.to_str().ok()) else {
+fn etag_matches(if_none_match: Option<&[u8]>, etag: &str) -> bool {
+    let Some(v) = if_none_match
+        .filter(|v| v.is_ascii())
+        .and_then(|v| std::str::from_utf8(v).ok())
+    else {
         return false;
     };
     v.split(',').map(str::trim).any(|t| {
@@ -206,59 +394,68 @@ fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
     })
 }
 
-/// The headers of a signed answer. Answers to requests without a nonce are the same for
+/// The reply to a signed answer. Answers to requests without a nonce are the same for
 /// every client until nextUpdate, so caches may keep them (RFC 9919 §6); an answer that
 /// echoes a nonce is for one client only.
-fn answer_response(
+fn answer_reply(
     answer: &Answer,
     nonce: bool,
     head: bool,
-    inm: Option<&HeaderValue>,
-) -> Response<Full<Bytes>> {
+    inm: Option<&[u8]>,
+    now: Timestamp,
+) -> (Reply, Outcome) {
     let matched = etag_matches(inm, &answer.etag);
     let body = if matched || head {
         Bytes::new()
     } else {
         answer.der.clone()
     };
-    let mut r = Response::new(Full::new(body));
-    if matched {
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-    }
-    let h = r.headers_mut();
-    h.reserve(6);
-    h.insert(header::ETAG, answer.etag_header.clone());
-    h.insert(header::LAST_MODIFIED, answer.last_modified.clone());
-    if nonce {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let (status, outcome) = if matched {
+        (StatusCode::NOT_MODIFIED, Outcome::NotModified)
     } else {
-        let max_age = answer.next_update.0.saturating_sub(clock::now().0);
-        h.insert(header::CACHE_CONTROL, cache_control(max_age));
-        h.insert(header::EXPIRES, answer.expires.clone());
+        (StatusCode::OK, Outcome::Successful)
+    };
+    let mut r = Reply::new(status, body)
+        .header(
+            header::ETAG,
+            HeaderBytes::Shared(answer.etag_header.clone()),
+        )
+        .header(
+            header::LAST_MODIFIED,
+            HeaderBytes::Shared(answer.last_modified.clone()),
+        );
+    if nonce {
+        r.push(header::CACHE_CONTROL, HeaderBytes::from_static("no-store"));
+    } else {
+        let max_age = answer.next_update.0.saturating_sub(now.0);
+        r.push(header::CACHE_CONTROL, cache_control(max_age));
+        r.push(header::EXPIRES, HeaderBytes::Shared(answer.expires.clone()));
     }
     if matched {
-        return r;
+        return (r, outcome);
     }
-    h.insert(
+    r.push(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(OCSP_RESPONSE),
+        HeaderBytes::from_static(OCSP_RESPONSE),
     );
     if head {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(answer.der.len()));
+        let mut digits = itoa::Buffer::new();
+        r.push(
+            header::CONTENT_LENGTH,
+            HeaderBytes::inline(&[digits.format(answer.der.len()).as_bytes()]),
+        );
     }
-    r
+    (r, outcome)
 }
 
 /// `Cache-Control` of a cacheable answer with `max_age` seconds left.
-fn cache_control(max_age: u64) -> HeaderValue {
-    let mut buf = itoa::Buffer::new();
-    let mut v = Vec::with_capacity(64);
-    v.extend_from_slice(b"max-age=");
-    v.extend_from_slice(buf.format(max_age).as_bytes());
-    v.extend_from_slice(b", public, no-transform, must-revalidate");
-    // Digits and ASCII text: always a valid header value.
-    HeaderValue::from_maybe_shared(Bytes::from(v))
-        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+fn cache_control(max_age: u64) -> HeaderBytes {
+    let mut digits = itoa::Buffer::new();
+    HeaderBytes::inline(&[
+        b"max-age=",
+        digits.format(max_age).as_bytes(),
+        b", public, no-transform, must-revalidate",
+    ])
 }
 
 fn b64_engine() -> GeneralPurpose {
@@ -315,7 +512,8 @@ pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, Pa
 enum Decoded {
     Request(Arc<parse_cache::DecodedRequest>),
     Malformed(String),
-    Reply(Response<Full<Bytes>>),
+    /// A reply of the edge's own (not an answer: never on the hit path).
+    Reply(Box<Reply>, Outcome),
 }
 
 /// Decode `bytes` (a GET path or POST body) with `f`, or find what they decoded to last
@@ -342,13 +540,19 @@ fn decode_cached(
 /// Decode a GET (or HEAD) path.
 fn decode_get(edge: &Edge, path: &str) -> Decoded {
     if path.trim_start_matches('/').is_empty() {
-        return Decoded::Reply(plain(
-            StatusCode::OK,
-            "ocsp: OCSP responder (RFC 6960, RFC 9919). POST application/ocsp-request to this URL, or GET /{url-encoded base64 DER request}.\n",
-        ));
+        return Decoded::Reply(
+            Box::new(plain(
+                StatusCode::OK,
+                "ocsp: OCSP responder (RFC 6960, RFC 9919). POST application/ocsp-request to this URL, or GET /{url-encoded base64 DER request}.\n",
+            )),
+            Outcome::Info,
+        );
     }
     if path.len() > edge.limits.max_uri_bytes {
-        return Decoded::Reply(plain(StatusCode::URI_TOO_LONG, "request URI too long\n"));
+        return Decoded::Reply(
+            Box::new(plain(StatusCode::URI_TOO_LONG, "request URI too long\n")),
+            Outcome::UriTooLong,
+        );
     }
     // A request whose DER fails to parse everywhere is reported with the error of
     // the whole path, the most likely intended start.
@@ -377,12 +581,23 @@ fn decode_post(edge: &Edge, body: &Bytes) -> Decoded {
 }
 
 fn method_not_allowed() -> Decoded {
-    Decoded::Reply(finish(
-        base_response(StatusCode::METHOD_NOT_ALLOWED)
-            .header(header::ALLOW, "GET, HEAD, POST")
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-        Bytes::from_static(b"use GET or POST\n"),
-    ))
+    Decoded::Reply(
+        Box::new(
+            Reply::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Bytes::from_static(b"use GET or POST\n"),
+            )
+            .header(header::ALLOW, HeaderBytes::from_static("GET, HEAD, POST"))
+            .header(header::CONTENT_TYPE, TEXT_PLAIN),
+        ),
+        Outcome::MethodNotAllowed,
+    )
+}
+
+fn too_large() -> Decoded {
+    let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    r.close = true;
+    Decoded::Reply(Box::new(r), Outcome::TooLarge)
 }
 
 async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
@@ -396,19 +611,22 @@ async fn decode(edge: &Edge, req: Request<hyper::body::Incoming>) -> Decoded {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             if declared.is_some_and(|n| n > max as u64) {
-                return Decoded::Reply(too_large());
+                return too_large();
             }
             let body = Limited::new(req.into_body(), max);
             match within(edge.limits.body_timeout(), body.collect()).await {
-                None => Decoded::Reply(plain(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request body too slow\n",
-                )),
+                None => Decoded::Reply(
+                    Box::new(plain(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request body too slow\n",
+                    )),
+                    Outcome::Timeout,
+                ),
                 Some(Err(e)) => {
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some()
                     {
-                        Decoded::Reply(too_large())
+                        too_large()
                     } else {
                         Decoded::Malformed(format!("body: {e}"))
                     }
@@ -429,13 +647,6 @@ async fn within<F: std::future::Future>(limit: Duration, fut: F) -> Option<F::Ou
         std::task::Poll::Ready(v) => Some(v),
         std::task::Poll::Pending => tokio::time::timeout(limit, fut).await.ok(),
     }
-}
-
-fn too_large() -> Response<Full<Bytes>> {
-    let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
-    r.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
 }
 
 fn error_status(e: &SourceError) -> OcspResponseStatus {
@@ -459,36 +670,44 @@ pub async fn handle_from(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
-    let head = method == Method::HEAD;
     // Only GET and HEAD are conditional (RFC 9110 §13.1.2): a 304 to a POST would leave
     // the client without an answer, POST responses not being cached.
-    let inm = if head || method == Method::GET {
+    let inm = if method == Method::HEAD || method == Method::GET {
         req.headers().get(header::IF_NONE_MATCH).cloned()
     } else {
         None
     };
     let decoded = decode(edge, req).await;
-    answer(edge, started, method, inm, decoded, peer).await
+    answer(
+        edge,
+        started,
+        &method,
+        inm.as_ref().map(HeaderValue::as_bytes),
+        decoded,
+        peer,
+    )
+    .await
+    .into_response()
 }
 
 /// Answer a request whose head and whole body (for POST) are already read: `path` is
-/// the request target's path, `body` the POST body. Same answers, headers, metrics and
-/// log lines as [`handle_from`].
+/// the request target's path, `if_none_match` the first `If-None-Match` value, `body`
+/// the POST body. Same answers, headers, metrics and log lines as [`handle_from`].
 pub async fn handle_parts(
     edge: &Edge,
-    method: Method,
+    method: &Method,
     path: &str,
-    if_none_match: Option<HeaderValue>,
+    if_none_match: Option<&[u8]>,
     body: Bytes,
     peer: Option<SocketAddr>,
-) -> Response<Full<Bytes>> {
+) -> Reply {
     let started = Instant::now();
     let conditional = method == Method::GET || method == Method::HEAD;
-    let decoded = match method {
+    let decoded = match *method {
         Method::GET | Method::HEAD => decode_get(edge, path),
         Method::POST => {
             if body.len() > edge.limits.max_body_bytes {
-                Decoded::Reply(too_large())
+                too_large()
             } else {
                 decode_post(edge, &body)
             }
@@ -502,22 +721,22 @@ pub async fn handle_parts(
 async fn answer(
     edge: &Edge,
     started: Instant,
-    method: Method,
-    inm: Option<HeaderValue>,
+    method: &Method,
+    inm: Option<&[u8]>,
     decoded: Decoded,
     peer: Option<SocketAddr>,
-) -> Response<Full<Bytes>> {
+) -> Reply {
     let head = method == Method::HEAD;
-    let (response, outcome) = match decoded {
-        Decoded::Reply(r) => {
-            let o = Outcome::plain(r.status(), "-");
-            (r, o)
-        }
+    let mut request = None;
+    let mut answered = None;
+    let (reply, outcome) = match decoded {
+        Decoded::Reply(r, o) => (*r, o),
         Decoded::Malformed(why) => {
             tracing::debug!(%method, reason = %why, "malformed request");
-            let r = ocsp_error(OcspResponseStatus::MalformedRequest);
-            let o = Outcome::plain(r.status(), "malformedRequest");
-            (r, o)
+            (
+                ocsp_error(OcspResponseStatus::MalformedRequest),
+                Outcome::MalformedRequest,
+            )
         }
         Decoded::Request(decoded) => {
             let (der, parsed) = (&decoded.der, &decoded.parsed);
@@ -532,19 +751,15 @@ async fn answer(
                 .unwrap_or(Err(SourceError::Unavailable(
                     "request deadline passed".into(),
                 )));
-            match result {
+            let replied = match result {
                 Ok(answer) => {
                     if let Some(hook) = &edge.text {
                         hook(der, &answer.der);
                     }
-                    let r = answer_response(&answer, parsed.nonce.is_some(), head, inm.as_ref());
-                    let o = Outcome {
-                        http: r.status(),
-                        ocsp: "successful",
-                        request: Some(decoded.clone()),
-                        answer: Some(answer),
-                    };
-                    (r, o)
+                    let r =
+                        answer_reply(&answer, parsed.nonce.is_some(), head, inm, edge.clock.now());
+                    answered = Some(answer);
+                    r
                 }
                 Err(e) => {
                     let status = error_status(&e);
@@ -563,52 +778,63 @@ async fn answer(
                         }
                         _ => {}
                     }
-                    let r = ocsp_error(status);
                     if let Some(hook) = &edge.text {
                         hook(der, &error_response(status));
                     }
-                    let o = Outcome {
-                        http: r.status(),
-                        ocsp: status_name(status),
-                        request: Some(decoded.clone()),
-                        answer: None,
-                    };
-                    (r, o)
+                    (ocsp_error(status), Outcome::of_error(status))
                 }
-            }
+            };
+            request = Some(decoded);
+            replied
         }
     };
     let elapsed = started.elapsed();
-    crate::metrics::request(
-        crate::metrics::method_label(&method),
-        outcome_label(&outcome),
-        elapsed,
+    let statuses: &[StatusKind] = answered.as_deref().map_or(&[], |a| a.statuses.as_slice());
+    crate::metrics::request(method, outcome, elapsed);
+    crate::metrics::cert_statuses(statuses);
+    tracing::info!(
+        target: "ocsp::access",
+        client = peer.filter(|_| edge.log_client_addr).map(tracing::field::display),
+        %method,
+        http = reply.status.as_u16(),
+        ocsp = outcome.ocsp().map_or("-", status_name),
+        serials = %Serials(request.as_deref()),
+        statuses = %Statuses(statuses),
+        micros = elapsed.as_micros() as u64,
+        "request"
     );
-    crate::metrics::cert_statuses(outcome.statuses());
-    match peer.filter(|_| edge.log_client_addr) {
-        Some(client) => tracing::info!(
-            target: "ocsp::access",
-            %client,
-            %method,
-            http = outcome.http.as_u16(),
-            ocsp = outcome.ocsp,
-            serials = %outcome.serials(),
-            statuses = %outcome.statuses().join(","),
-            micros = elapsed.as_micros() as u64,
-            "request"
-        ),
-        None => tracing::info!(
-            target: "ocsp::access",
-            %method,
-            http = outcome.http.as_u16(),
-            ocsp = outcome.ocsp,
-            serials = %outcome.serials(),
-            statuses = %outcome.statuses().join(","),
-            micros = elapsed.as_micros() as u64,
-            "request"
-        ),
+    reply
+}
+
+/// The serials of a request, comma-separated (formatted only if the line is logged).
+struct Serials<'a>(Option<&'a parse_cache::DecodedRequest>);
+
+impl std::fmt::Display for Serials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(r) = self.0 else { return Ok(()) };
+        for (i, item) in r.parsed.items.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(&item.serial.to_hex())?;
+        }
+        Ok(())
     }
-    response
+}
+
+/// Stated statuses, comma-separated.
+struct Statuses<'a>(&'a [StatusKind]);
+
+impl std::fmt::Display for Statuses<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(s.name())?;
+        }
+        Ok(())
+    }
 }
 
 /// When a cache may consider an answer stale (its nextUpdate has passed).
@@ -686,19 +912,38 @@ mod tests {
 
     #[test]
     fn etags() {
-        assert!(etag_matches(
-            Some(&HeaderValue::from_static("\"ab\"")),
-            "ab"
-        ));
-        assert!(etag_matches(
-            Some(&HeaderValue::from_static("W/\"ab\", \"cd\"")),
-            "cd"
-        ));
-        assert!(etag_matches(Some(&HeaderValue::from_static("*")), "cd"));
-        assert!(!etag_matches(
-            Some(&HeaderValue::from_static("\"ab\"")),
-            "cd"
-        ));
+        assert!(etag_matches(Some(b"\"ab\""), "ab"));
+        assert!(etag_matches(Some(b"W/\"ab\", \"cd\""), "cd"));
+        assert!(etag_matches(Some(b"*"), "cd"));
+        assert!(!etag_matches(Some(b"\"ab\""), "cd"));
+        assert!(!etag_matches(Some(b"\"c\xe9\""), "c\u{e9}"));
         assert!(!etag_matches(None, "cd"));
+    }
+
+    #[test]
+    fn outcomes_index_their_table() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(*o as usize, i, "{o:?}");
+        }
+        assert_eq!(
+            Outcome::NotModified.ocsp(),
+            Some(OcspResponseStatus::Successful)
+        );
+        assert_eq!(Outcome::Info.ocsp(), None);
+    }
+
+    #[test]
+    fn replies_convert_for_hyper() {
+        let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "x\n");
+        r.close = true;
+        r.push(header::CONTENT_LENGTH, HeaderBytes::inline(&[b"1", b"2"]));
+        assert!(r.has(&header::CONTENT_LENGTH));
+        let resp = r.into_response();
+        assert_eq!(resp.status(), 413);
+        assert_eq!(resp.headers()[header::CONNECTION], "close");
+        assert_eq!(resp.headers()[header::CONTENT_LENGTH], "12");
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-cache");
+        let cc = cache_control(u64::MAX);
+        assert!(cc.as_bytes().ends_with(b"must-revalidate"), "{cc:?}");
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod clock;
 pub mod config;
+#[doc(hidden)]
+pub mod differential;
 pub mod h1;
 pub mod health;
 pub mod http;
@@ -17,3 +19,4 @@ pub mod server;
 pub mod setup;
 pub mod source;
 pub mod tls;
+mod watchdog;

@@ -33,6 +33,8 @@
 //! | `ocsp_log_lines_suppressed_total` | counter | `kind` | error/warning lines not logged because they stormed |
 //! | `ocsp_build_info` | gauge | `version`, `profile` | always 1 |
 
+use crate::http::Outcome;
+use crate::source::StatusKind;
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
     Histogram, Unit,
@@ -233,34 +235,25 @@ pub fn install(version: &str, profile: &str) -> Result<PrometheusHandle, String>
 
 /// The label value for a request method (bounded: `GET`, `HEAD`, `POST`, `OTHER`).
 pub fn method_label(m: &http::Method) -> &'static str {
+    METHODS[method_index(m)]
+}
+
+/// The position of a method's label in [`METHODS`].
+fn method_index(m: &http::Method) -> usize {
     match *m {
-        http::Method::GET => "GET",
-        http::Method::HEAD => "HEAD",
-        http::Method::POST => "POST",
-        _ => "OTHER",
+        http::Method::GET => 0,
+        http::Method::HEAD => 1,
+        http::Method::POST => 2,
+        _ => 3,
     }
 }
 
 const METHODS: [&str; 4] = ["GET", "HEAD", "POST", "OTHER"];
-const OUTCOMES: [&str; 13] = [
-    "successful",
-    "notModified",
-    "malformedRequest",
-    "unauthorized",
-    "tryLater",
-    "internalError",
-    "sigRequired",
-    "info",
-    "methodNotAllowed",
-    "tooLarge",
-    "uriTooLong",
-    "timeout",
-    "other",
-];
-const CERT_STATUS_VALUES: [&str; 3] = ["good", "revoked", "unknown"];
 
 /// The per-request series of the installed recorder, registered once: a request then
 /// touches only its own counters, with no registry lookup and no label allocation.
+/// `requests` is indexed by method and [`Outcome`] (`m * Outcome::ALL.len() + o as
+/// usize`), `statuses` by [`StatusKind`] (`s as usize`).
 struct Handles {
     requests: Vec<Counter>,
     durations: Vec<Histogram>,
@@ -285,55 +278,52 @@ fn handles() -> Option<&'static Handles> {
             requests: METHODS
                 .iter()
                 .flat_map(|m| {
-                    OUTCOMES
+                    Outcome::ALL
                         .iter()
-                        .map(move |o| counter!(REQUESTS, "method" => *m, "outcome" => *o))
+                        .map(move |o| counter!(REQUESTS, "method" => *m, "outcome" => o.label()))
                 })
                 .collect(),
             durations: METHODS
                 .iter()
                 .map(|m| histogram!(REQUEST_DURATION, "method" => *m))
                 .collect(),
-            statuses: CERT_STATUS_VALUES
+            statuses: StatusKind::ALL
                 .iter()
-                .map(|s| counter!(CERT_STATUSES, "status" => *s))
+                .map(|s| counter!(CERT_STATUSES, "status" => s.name()))
                 .collect(),
         }
     }))
 }
 
-fn index_of(values: &[&str], v: &str) -> Option<usize> {
-    values.iter().position(|x| *x == v)
-}
-
 /// Record one answered request.
-pub fn request(method: &'static str, outcome: &'static str, elapsed: Duration) {
+pub fn request(method: &http::Method, outcome: Outcome, elapsed: Duration) {
     if !recording() {
         return;
     }
-    if let (Some(h), Some(m), Some(o)) = (
-        handles(),
-        index_of(&METHODS, method),
-        index_of(&OUTCOMES, outcome),
-    ) {
-        h.requests[m * OUTCOMES.len() + o].increment(1);
-        h.durations[m].record(elapsed.as_secs_f64());
+    let m = method_index(method);
+    if let Some(h) = handles() {
+        if let Some(c) = h.requests.get(m * Outcome::ALL.len() + outcome as usize) {
+            c.increment(1);
+        }
+        if let Some(d) = h.durations.get(m) {
+            d.record(elapsed.as_secs_f64());
+        }
         return;
     }
-    counter!(REQUESTS, "method" => method, "outcome" => outcome).increment(1);
-    histogram!(REQUEST_DURATION, "method" => method).record(elapsed.as_secs_f64());
+    counter!(REQUESTS, "method" => METHODS[m], "outcome" => outcome.label()).increment(1);
+    histogram!(REQUEST_DURATION, "method" => METHODS[m]).record(elapsed.as_secs_f64());
 }
 
 /// Record the statuses of one answer (`good`, `revoked`, `unknown`).
-pub fn cert_statuses(statuses: &[&'static str]) {
-    if !recording() {
+pub fn cert_statuses(statuses: &[StatusKind]) {
+    if statuses.is_empty() || !recording() {
         return;
     }
     let h = handles();
     for s in statuses {
-        match (h, index_of(&CERT_STATUS_VALUES, s)) {
-            (Some(h), Some(i)) => h.statuses[i].increment(1),
-            _ => counter!(CERT_STATUSES, "status" => *s).increment(1),
+        match h.and_then(|h| h.statuses.get(*s as usize)) {
+            Some(c) => c.increment(1),
+            None => counter!(CERT_STATUSES, "status" => s.name()).increment(1),
         }
     }
 }
@@ -625,9 +615,17 @@ mod tests {
         }));
         let text = metrics::with_local_recorder(&recorder, || {
             describe();
-            request("GET", "successful", Duration::from_millis(3));
-            request("POST", "malformedRequest", Duration::from_micros(300));
-            cert_statuses(&["good", "revoked"]);
+            request(
+                &http::Method::GET,
+                Outcome::Successful,
+                Duration::from_millis(3),
+            );
+            request(
+                &http::Method::POST,
+                Outcome::MalformedRequest,
+                Duration::from_micros(300),
+            );
+            cert_statuses(&[StatusKind::Good, StatusKind::Revoked]);
             {
                 let _c = connection("https");
             }

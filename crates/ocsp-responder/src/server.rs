@@ -4,13 +4,17 @@
 //! as part of the headers), a cap on open connections, graceful shutdown.
 //!
 //! No client can delay another: each connection is its own task; header reads, body
-//! reads and idle keep-alive connections are bounded in time; connections beyond the
-//! cap wait in the kernel's accept queue rather than in our memory.
+//! reads and idle connections are bounded in time on every protocol (hyper's
+//! HTTP/1.1 header timeout, the fast path's timer, and for everything else, HTTP/2
+//! above all, the progress watchdog of `watchdog.rs`); hyper's HTTP/2 limits are
+//! set here, explicitly (the `H2_*` constants); connections beyond the cap wait in the
+//! kernel's accept queue rather than in our memory.
 
 use crate::config::Limits;
 use crate::health::{handle_ops, Health, Ops};
 use crate::http::{handle_from, Edge};
 use crate::tls::Tls;
+use crate::watchdog::{InFlight, Watch, Watched};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -18,7 +22,6 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -74,24 +77,14 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     }
 }
 
-/// A stream that records when it last moved a byte, so idle keep-alive connections can
-/// be closed; it first yields `prefix`, bytes already read from `inner` (by the
+/// A stream that first yields `prefix`, bytes already read from `inner` (by the
 /// HTTP/1.1 fast path, before it handed the connection to hyper).
-struct IdleIo<T> {
+struct PrefixIo<T> {
     inner: T,
     prefix: bytes::Bytes,
-    last: Arc<AtomicU64>,
-    epoch: Instant,
 }
 
-impl<T> IdleIo<T> {
-    fn touch(&self) {
-        self.last
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for PrefixIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -103,27 +96,17 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
             buf.put_slice(&this.prefix.split_to(n));
             return Poll::Ready(Ok(()));
         }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.touch();
-        }
-        r
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for PrefixIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.touch();
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -136,12 +119,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.touch();
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -173,6 +151,19 @@ struct Listener {
     tcp: TcpListener,
     kind: Kind,
 }
+
+/// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`: requests in flight on one connection.
+pub const H2_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`: the largest request head (decoded), bytes.
+pub const H2_MAX_HEADER_LIST_SIZE: u32 = 32 * 1024;
+/// Streams a client may open and reset before hyper accepts them (rapid reset) before
+/// the connection is closed with GOAWAY `ENHANCE_YOUR_CALM`.
+pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// Streams the server may reset for a client's protocol errors before the connection
+/// is closed with GOAWAY `ENHANCE_YOUR_CALM`.
+pub const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 256;
+/// Bytes buffered for sending per HTTP/2 stream.
+pub const H2_MAX_SEND_BUF_SIZE: usize = 64 * 1024;
 
 /// Most connections open at once on the operations listener (separate from the OCSP
 /// listeners' cap, so a flood of OCSP clients cannot hide the metrics).
@@ -367,49 +358,39 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let _open = crate::metrics::connection(kind.scheme());
     let limits: Limits = edge.limits().clone();
-    let last = Arc::new(AtomicU64::new(0));
-    let epoch = Instant::now();
+    let opened = Instant::now();
     if let Kind::Http = kind {
         // The common HTTP/1.1 requests without hyper; the rest of the connection (from
         // the first request that is not simple) with it.
         let mut stream = stream;
         let mut stop = stop;
-        let prefix = match crate::h1::serve(&mut stream, &edge, peer, &limits, &mut stop).await {
-            crate::h1::Next::Done => return,
-            crate::h1::Next::HandOff(prefix) => prefix,
-        };
-        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let io = IdleIo {
+        let (prefix, served) =
+            match crate::h1::serve(&mut stream, &edge, peer, &limits, &mut stop).await {
+                crate::h1::Next::Done => return,
+                crate::h1::Next::HandOff { prefix, served } => (prefix, served),
+            };
+        // A connection that was served gets the idle time from here; one that was not
+        // still owes its first request by `opened` + the header timeout.
+        let watch = Watch::new(opened, served.then(Instant::now));
+        let io = PrefixIo {
             inner: stream,
             prefix,
-            last: last.clone(),
-            epoch,
         };
-        drive(io, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await;
+        drive(io, peer, Svc::Ocsp(edge), &limits, watch, stop).await;
         return;
     }
-    let io = IdleIo {
+    let watch = Watch::new(opened, None);
+    let io = PrefixIo {
         inner: stream,
         prefix: bytes::Bytes::new(),
-        last: last.clone(),
-        epoch,
     };
     match kind {
-        Kind::Http => drive(io, peer, Svc::Ocsp(edge), &limits, last, epoch, stop).await,
-        Kind::Ops(ops) => drive(io, peer, Svc::Ops(ops), &limits, last, epoch, stop).await,
+        Kind::Http => drive(io, peer, Svc::Ocsp(edge), &limits, watch, stop).await,
+        Kind::Ops(ops) => drive(io, peer, Svc::Ops(ops), &limits, watch, stop).await,
         Kind::Https(tls) => {
             match tokio::time::timeout(limits.header_timeout(), tls.acceptor().accept(io)).await {
                 Ok(Ok(tls_stream)) => {
-                    drive(
-                        tls_stream,
-                        peer,
-                        Svc::Ocsp(edge),
-                        &limits,
-                        last,
-                        epoch,
-                        stop,
-                    )
-                    .await
+                    drive(tls_stream, peer, Svc::Ocsp(edge), &limits, watch, stop).await
                 }
                 Ok(Err(e)) => {
                     // A client's mistake (wrong name, no common version, a port scan).
@@ -425,17 +406,9 @@ async fn serve_connection(
     }
 }
 
-async fn drive<T>(
-    io: T,
-    peer: SocketAddr,
-    svc: Svc,
-    limits: &Limits,
-    last: Arc<AtomicU64>,
-    epoch: Instant,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// hyper's HTTP/1.1 and HTTP/2 settings; see `docs/configuration.md`, "Connection
+/// limits".
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -446,26 +419,48 @@ async fn drive<T>(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
-        .max_header_list_size(32 * 1024)
+        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST_SIZE)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(H2_MAX_LOCAL_ERROR_RESET_STREAMS)
+        .max_send_buf_size(H2_MAX_SEND_BUF_SIZE)
+        // No pings of ours: the watchdog closes connections that make no progress,
+        // whether or not the peer answers pings.
         .keep_alive_interval(None);
-    let service = service_fn(move |req| {
-        let svc = svc.clone();
-        async move {
-            let resp = match &svc {
-                Svc::Ocsp(edge) => handle_from(edge, req, Some(peer)).await,
-                Svc::Ops(ops) => handle_ops(ops, req).await,
-            };
-            Ok::<_, std::convert::Infallible>(resp)
-        }
-    });
+    builder
+}
+
+async fn drive<T>(
+    io: T,
+    peer: SocketAddr,
+    svc: Svc,
+    limits: &Limits,
+    watch: Arc<Watch>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = {
+        let watch = watch.clone();
+        service_fn(move |req| {
+            let svc = svc.clone();
+            let guard = InFlight::new(&watch);
+            async move {
+                let resp = match &svc {
+                    Svc::Ocsp(edge) => handle_from(edge, req, Some(peer)).await,
+                    Svc::Ops(ops) => handle_ops(ops, req).await,
+                };
+                guard.done();
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        })
+    };
+    let io = Watched::new(io, watch.clone());
+    let builder = builder(limits);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let idle = limits.idle_timeout();
-    let mut shutting_down = false;
     loop {
-        let since = Duration::from_millis(last.load(Ordering::Relaxed));
-        let idle_deadline = tokio::time::Instant::from_std(epoch + since + idle);
+        let deadline = tokio::time::Instant::from_std(watch.deadline(limits));
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -473,23 +468,28 @@ async fn drive<T>(
                 }
                 return;
             }
-            _ = tokio::time::sleep_until(idle_deadline) => {
-                let now_ms = epoch.elapsed().as_millis() as u64;
-                let last_ms = last.load(Ordering::Relaxed);
-                if now_ms.saturating_sub(last_ms) >= idle.as_millis() as u64 {
-                    if shutting_down {
-                        tracing::debug!(%peer, "closing a connection that did not finish in time");
-                        return;
-                    }
-                    tracing::debug!(%peer, "closing an idle connection");
+            _ = tokio::time::sleep_until(deadline) => {
+                if Instant::now() < watch.deadline(limits) {
+                    continue;
+                }
+                if watch.shutting() {
+                    tracing::debug!(%peer, "closing a connection that did not finish in time");
+                    return;
+                }
+                tracing::debug!(%peer, "closing a connection that made no progress in time");
+                watch.shut();
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = watch.wake.notified() => {
+                if watch.flooded() && !watch.shutting() {
+                    tracing::debug!(%peer, "closing a connection that floods control frames");
+                    watch.shut();
                     conn.as_mut().graceful_shutdown();
-                    shutting_down = true;
-                    last.store(now_ms, Ordering::Relaxed);
                 }
             }
-            _ = stop.changed(), if !shutting_down => {
+            _ = stop.changed(), if !watch.shutting() => {
+                watch.shut();
                 conn.as_mut().graceful_shutdown();
-                shutting_down = true;
             }
         }
     }

@@ -41,7 +41,6 @@ pub(crate) mod testkit;
 use crate::issuer::{IssuerId, IssuerSet};
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::HeaderValue;
 use ocsp_proto::request::ParsedRequest;
 use ocsp_proto::{CertStatus, Timestamp};
 use ocsp_status::StatusError;
@@ -76,9 +75,74 @@ impl From<StatusError> for SourceError {
     }
 }
 
-/// A ready answer: the DER of a successful OCSPResponse and what HTTP needs to know.
-/// The header values that do not depend on the time of the request are computed once,
-/// here, so a cache hit formats nothing but `max-age`.
+/// The status stated for one CertID, as logged and counted (`ocsp_cert_statuses_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusKind {
+    /// `good`.
+    Good = 0,
+    /// `revoked`.
+    Revoked = 1,
+    /// `unknown`.
+    Unknown = 2,
+}
+
+impl StatusKind {
+    /// Every kind, in the order of their discriminants (`kind as usize` indexes this).
+    pub const ALL: [StatusKind; 3] = [StatusKind::Good, StatusKind::Revoked, StatusKind::Unknown];
+
+    /// The kind of a stated status.
+    pub fn of(status: &CertStatus) -> StatusKind {
+        match status {
+            CertStatus::Good => StatusKind::Good,
+            CertStatus::Revoked(_) => StatusKind::Revoked,
+            CertStatus::Unknown => StatusKind::Unknown,
+        }
+    }
+
+    /// `good`, `revoked` or `unknown` (as [`CertStatus::name`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusKind::Good => "good",
+            StatusKind::Revoked => "revoked",
+            StatusKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<&CertStatus> for StatusKind {
+    fn from(s: &CertStatus) -> StatusKind {
+        StatusKind::of(s)
+    }
+}
+
+/// A status name as [`CertStatus::name`] writes it. Anything but `good` and `revoked`
+/// is `unknown`: a name this crate does not know never reads as `good`.
+impl From<&str> for StatusKind {
+    fn from(name: &str) -> StatusKind {
+        match name {
+            "good" => StatusKind::Good,
+            "revoked" => StatusKind::Revoked,
+            _ => StatusKind::Unknown,
+        }
+    }
+}
+
+impl PartialEq<&str> for StatusKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.name() == *name
+    }
+}
+
+impl std::fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A ready answer: the DER of a successful OCSPResponse and the facts a transport needs
+/// to describe it. The header values that do not depend on the time of the request are
+/// formatted once, here, as plain bytes (no HTTP types: the edge turns them into
+/// headers), so a cache hit formats nothing but `max-age`.
 #[derive(Debug, Clone)]
 pub struct Answer {
     /// The DER OCSPResponse.
@@ -91,29 +155,26 @@ pub struct Answer {
     pub produced_at: Timestamp,
     /// Hex SHA-256 of `der` (the ETag, without quotes).
     pub etag: Arc<str>,
-    /// The status stated for each CertID, in request order (for logs).
-    pub statuses: Vec<&'static str>,
-    /// `ETag` header value (quoted).
-    pub etag_header: HeaderValue,
-    /// `Last-Modified` header value (thisUpdate, RFC 9919 §6.2).
-    pub last_modified: HeaderValue,
-    /// `Expires` header value (nextUpdate).
-    pub expires: HeaderValue,
-}
-
-fn header_value(s: String) -> HeaderValue {
-    // Hex digits, quotes and HTTP dates: always valid header octets.
-    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
+    /// The status stated for each CertID, in request order (for logs and metrics).
+    pub statuses: Vec<StatusKind>,
+    /// The ETag, quoted (`"…"`): visible ASCII.
+    pub etag_header: Bytes,
+    /// thisUpdate as an HTTP date (`Last-Modified`, RFC 9919 §6.2).
+    pub last_modified: Bytes,
+    /// nextUpdate as an HTTP date (`Expires`).
+    pub expires: Bytes,
 }
 
 impl Answer {
-    /// Wrap signed bytes, computing the ETag and the fixed header values.
-    pub fn new(
+    /// Wrap signed bytes, computing the ETag and the fixed header values. `statuses` are
+    /// [`StatusKind`]s, or anything that converts into one (a [`CertStatus`], or its
+    /// [`CertStatus::name`]).
+    pub fn new<S: Into<StatusKind>>(
         der: Vec<u8>,
         this_update: Timestamp,
         next_update: Timestamp,
         produced_at: Timestamp,
-        statuses: Vec<&'static str>,
+        statuses: Vec<S>,
     ) -> Answer {
         let etag: Arc<str> = hex::encode(ocsp_proto::HashAlg::Sha256.digest(&der)).into();
         Answer {
@@ -121,19 +182,17 @@ impl Answer {
             this_update,
             next_update,
             produced_at,
-            etag_header: header_value(format!("\"{etag}\"")),
-            last_modified: header_value(this_update.http_date()),
-            expires: header_value(next_update.http_date()),
+            etag_header: Bytes::from(format!("\"{etag}\"")),
+            last_modified: Bytes::from(this_update.http_date()),
+            expires: Bytes::from(next_update.http_date()),
             etag,
-            statuses,
+            statuses: statuses.into_iter().map(Into::into).collect(),
         }
     }
 
     /// A copy that shares no reference count with `self`: a thread serving it often
     /// then writes only memory of its own (see the cache's per-thread copies).
     pub fn private_copy(&self) -> Answer {
-        let copy_header =
-            |v: &HeaderValue| HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| v.clone());
         Answer {
             der: Bytes::copy_from_slice(&self.der),
             this_update: self.this_update,
@@ -141,9 +200,9 @@ impl Answer {
             produced_at: self.produced_at,
             etag: self.etag.clone(),
             statuses: self.statuses.clone(),
-            etag_header: copy_header(&self.etag_header),
-            last_modified: copy_header(&self.last_modified),
-            expires: copy_header(&self.expires),
+            etag_header: Bytes::copy_from_slice(&self.etag_header),
+            last_modified: Bytes::copy_from_slice(&self.last_modified),
+            expires: Bytes::copy_from_slice(&self.expires),
         }
     }
 }

@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod edge_deadlines;
+mod h1_differential;
 mod http_edge;
 mod prop_get_path;
 mod prop_never_good;
