@@ -31,7 +31,7 @@
 //! | `ocsp_signer_ready` | gauge | `issuer` | 1 if the issuer's last readiness check (test signature) passed |
 //! | `ocsp_ready` | gauge | | 1 if `/readyz` last answered ready |
 //! | `ocsp_log_lines_suppressed_total` | counter | `kind` | error/warning lines not logged because they stormed |
-//! | `ocsp_build_info` | gauge | `version`, `profile` | always 1 |
+//! | `ocsp_build_info` | gauge | `version`, `commit`, `features`, `profile` | always 1 |
 
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
@@ -218,6 +218,29 @@ pub fn builder() -> PrometheusBuilder {
 /// Install the process-wide recorder (once) and return a handle to render it. A second call
 /// returns the same handle. Fails if another recorder was installed first.
 pub fn install(version: &str, profile: &str) -> Result<PrometheusHandle, String> {
+    install_with(
+        &BuildInfo {
+            version,
+            commit: "unknown",
+            features: "unknown",
+        },
+        profile,
+    )
+}
+
+/// What the binary is, for `ocsp_build_info`.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildInfo<'a> {
+    /// The version (`0.1.0`).
+    pub version: &'a str,
+    /// The source commit, or `unknown`.
+    pub commit: &'a str,
+    /// The enabled features, comma-separated, or `none`.
+    pub features: &'a str,
+}
+
+/// [`install`], labelling `ocsp_build_info` with the commit and features too.
+pub fn install_with(build: &BuildInfo<'_>, profile: &str) -> Result<PrometheusHandle, String> {
     if let Some(h) = GLOBAL.get() {
         return Ok(h.clone());
     }
@@ -227,7 +250,14 @@ pub fn install(version: &str, profile: &str) -> Result<PrometheusHandle, String>
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let handle = GLOBAL.get_or_init(|| handle).clone();
     describe();
-    gauge!(BUILD_INFO, "version" => version.to_string(), "profile" => profile.to_string()).set(1.0);
+    gauge!(
+        BUILD_INFO,
+        "version" => build.version.to_string(),
+        "commit" => build.commit.to_string(),
+        "features" => build.features.to_string(),
+        "profile" => profile.to_string()
+    )
+    .set(1.0);
     Ok(handle)
 }
 

@@ -2,8 +2,10 @@
 
 pub mod ca_flags;
 pub mod check_config;
+pub mod completions;
 pub mod demo;
 pub mod inspect;
+pub mod man;
 pub mod presign;
 pub mod query;
 pub mod serve;
