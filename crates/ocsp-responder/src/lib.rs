@@ -16,4 +16,5 @@ pub mod passin;
 pub mod server;
 pub mod signer;
 pub mod source;
+pub mod status_page;
 pub mod tls;

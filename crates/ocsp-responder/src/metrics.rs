@@ -19,6 +19,8 @@
 //! | `ocsp_sign_panics_total` | counter | | signing jobs that panicked |
 //! | `ocsp_cache_hits_total` / `_misses_total` / `_evictions_total` | counter | | response cache |
 //! | `ocsp_cache_entries` | gauge | | responses held by the cache |
+//! | `ocsp_cache_resign_failures_total` | counter | | background re-signs that failed: the answer served is past its refresh point |
+//! | `ocsp_cache_expired_total` | counter | | cached answers found past their nextUpdate (not served; signed afresh) |
 //! | `ocsp_profile_refusals_total` | counter | `rule` | responses the compliance profile refused to sign |
 //! | `ocsp_index_entries` | gauge | `issuer` | entries in the served index snapshot |
 //! | `ocsp_index_revoked_entries` | gauge | `issuer` | revoked entries in it |
@@ -74,6 +76,10 @@ pub const CACHE_MISSES: &str = "ocsp_cache_misses_total";
 pub const CACHE_EVICTIONS: &str = "ocsp_cache_evictions_total";
 /// Responses held by the cache.
 pub const CACHE_ENTRIES: &str = "ocsp_cache_entries";
+/// Background re-signs that failed (answers served past their refresh point).
+pub const CACHE_RESIGN_FAILURES: &str = "ocsp_cache_resign_failures_total";
+/// Cached answers found past their nextUpdate.
+pub const CACHE_EXPIRED: &str = "ocsp_cache_expired_total";
 /// Responses refused by the compliance profile, by rule.
 pub const PROFILE_REFUSALS: &str = "ocsp_profile_refusals_total";
 /// Index entries served, by issuer.
@@ -156,6 +162,14 @@ pub fn describe() {
     );
     describe_counter!(CACHE_EVICTIONS, "Responses evicted from the cache.");
     describe_gauge!(CACHE_ENTRIES, "Responses held by the cache.");
+    describe_counter!(
+        CACHE_RESIGN_FAILURES,
+        "Background re-signs of cached answers that failed; the answer then served is past its refresh point."
+    );
+    describe_counter!(
+        CACHE_EXPIRED,
+        "Cached answers found past their nextUpdate (never served; signed afresh)."
+    );
     describe_counter!(
         PROFILE_REFUSALS,
         "Responses the compliance profile refused to sign, by rule."
@@ -474,6 +488,10 @@ pub struct CacheSnapshot {
     pub evictions: u64,
     /// Responses held.
     pub entries: u64,
+    /// Background re-signs that failed.
+    pub resign_failures: u64,
+    /// Entries found past their nextUpdate.
+    pub expired: u64,
 }
 
 type Probe<T> = Box<dyn Fn() -> T + Send + Sync>;
@@ -586,6 +604,8 @@ impl Exporter {
             counter!(CACHE_MISSES).absolute(c.misses);
             counter!(CACHE_EVICTIONS).absolute(c.evictions);
             gauge!(CACHE_ENTRIES).set(c.entries as f64);
+            counter!(CACHE_RESIGN_FAILURES).absolute(c.resign_failures);
+            counter!(CACHE_EXPIRED).absolute(c.expired);
         }
     }
 
@@ -652,6 +672,7 @@ mod tests {
             misses: 4,
             evictions: 1,
             entries: 3,
+            ..Default::default()
         }));
         let text = metrics::with_local_recorder(&recorder, || {
             describe();

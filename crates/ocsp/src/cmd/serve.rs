@@ -574,6 +574,8 @@ fn prepare_ops(
                 misses: stats.misses(),
                 evictions: stats.evictions(),
                 entries: stats.entries() as u64,
+                resign_failures: stats.resign_failures(),
+                expired: stats.expired(),
             }));
         }
         let e = Arc::new(e);
