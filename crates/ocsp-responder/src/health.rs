@@ -432,11 +432,19 @@ pub async fn handle_ops<B>(ops: &Ops, req: Request<B>) -> Response<Full<Bytes>> 
                 "text/plain; version=0.0.4; charset=utf-8",
                 e.render(crate::clock::now()),
             ),
-            None => text(StatusCode::NOT_FOUND, PLAIN, "metrics are not recorded\n".into()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                PLAIN,
+                "metrics are not recorded\n".into(),
+            ),
         },
         "/" => crate::status_page::page(ops, req.uri().query()).await,
         "/status.json" => crate::status_page::json(ops, req.uri().query()).await,
-        _ => text(StatusCode::NOT_FOUND, PLAIN, "not found: try /, /status.json, /metrics, /healthz or /readyz\n".into()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            PLAIN,
+            "not found: try /, /status.json, /metrics, /healthz or /readyz\n".into(),
+        ),
     }
 }
 

@@ -27,7 +27,7 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:12px;color:#1d2330;background:#f4f6f9;max-width:1100px;margin:auto}\
-h1{font-size:1.3em;margin:.2em 0 .6em}h2{font-size:1.05em;margin:1.2em 0 .4em}\
+h1{font-size:1.3em;margin:.2em 0 .6em}h2{font-size:1.05em;margin:.2em 0 .5em}\
 section{background:#fff;border:1px solid #dde2ea;border-radius:8px;padding:10px 12px;margin:10px 0}\
 .badge{display:inline-block;padding:2px 9px;border-radius:999px;font-weight:600;font-size:.9em}\
 .ok{background:#d9f2e0;color:#115a2b}.bad{background:#fbe0e0;color:#8a1616}.warn{background:#fff1cc;color:#6b4c00}\
@@ -101,7 +101,11 @@ fn issuer_row(out: &mut String, i: &IssuerStatus) {
     let reload = match &i.last_reload {
         Some(r) => format!(
             "{} at {} · {} entries, {} revoked · data read {}{}",
-            if r.ok { "reloaded" } else { "<b>reload failed</b> (last good state served)" },
+            if r.ok {
+                "reloaded"
+            } else {
+                "<b>reload failed</b> (last good state served)"
+            },
             escape(&r.attempted_at),
             r.entries,
             r.revoked,
@@ -268,7 +272,10 @@ pub fn render(s: &StatusSnapshot) -> String {
                 out,
                 "<p class=\"muted\">Rates over {}.</p>",
                 if r.since_start {
-                    format!("{:.0} s since start (reload for the recent rate)", r.window_secs)
+                    format!(
+                        "{:.0} s since start (reload for the recent rate)",
+                        r.window_secs
+                    )
                 } else {
                     format!("the last {:.0} s", r.window_secs)
                 }
@@ -287,7 +294,11 @@ pub fn render(s: &StatusSnapshot) -> String {
                 out.push_str("<tr><td colspan=\"3\" class=\"muted\">no request yet</td></tr>");
             }
             out.push_str("</table></div>");
-            let _ = write!(out, "<p>Request latency: {}</p>", escape(&quantiles(&r.latency_ms)));
+            let _ = write!(
+                out,
+                "<p>Request latency: {}</p>",
+                escape(&quantiles(&r.latency_ms))
+            );
             if let Some(g) = &s.signing {
                 let _ = write!(
                     out,

@@ -121,7 +121,9 @@ pub async fn run(q: &LookupQuery, issuers: &IssuerSet) -> LookupResult {
     };
     let Some(issuer) = issuer else {
         out.answer = "unauthorized".into();
-        out.detail = "no served issuer has this name: a request for it would be answered unauthorized".into();
+        out.detail =
+            "no served issuer has this name: a request for it would be answered unauthorized"
+                .into();
         return out;
     };
     out.issuer = Some(issuer.name.clone());
@@ -167,7 +169,10 @@ mod tests {
 
     #[tokio::test]
     async fn answers_as_live_signing_would_state_it() {
-        let kit = Kit::new(&[("01", Some(CertStatus::Good)), ("0A", Some(testkit::revoked()))]);
+        let kit = Kit::new(&[
+            ("01", Some(CertStatus::Good)),
+            ("0A", Some(testkit::revoked())),
+        ]);
         let r = run(&q(Some("test"), "0a"), &kit.issuers).await;
         assert_eq!(r.answer, "revoked", "{r:?}");
         assert!(r.on_record && r.revocation_time.is_some());
@@ -175,9 +180,16 @@ mod tests {
         assert_eq!(run(&q(None, "0x01"), &kit.issuers).await.answer, "good");
         let r = run(&q(None, "77"), &kit.issuers).await;
         assert_eq!((r.answer.as_str(), r.on_record), ("unknown", false));
-        assert_eq!(run(&q(Some("other"), "01"), &kit.issuers).await.answer, "unauthorized");
+        assert_eq!(
+            run(&q(Some("other"), "01"), &kit.issuers).await.answer,
+            "unauthorized"
+        );
         for bad in ["zz", "", "-1", &"f".repeat(MAX_SERIAL_DIGITS + 1)] {
-            assert_eq!(run(&q(None, bad), &kit.issuers).await.answer, "invalid", "{bad}");
+            assert_eq!(
+                run(&q(None, bad), &kit.issuers).await.answer,
+                "invalid",
+                "{bad}"
+            );
         }
         let strict = Kit::with_policy(&[], UnknownSerial::Revoked);
         let r = run(&q(None, "77"), &strict.issuers).await;

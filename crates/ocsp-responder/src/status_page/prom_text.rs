@@ -175,13 +175,21 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_like_promql() {
-        let b = vec![(0.001, 50.0), (0.01, 90.0), (0.1, 100.0), (f64::INFINITY, 100.0)];
+        let b = vec![
+            (0.001, 50.0),
+            (0.01, 90.0),
+            (0.1, 100.0),
+            (f64::INFINITY, 100.0),
+        ];
         assert_eq!(quantile(0.5, &b), Some(0.001));
         let p90 = quantile(0.9, &b).unwrap_or(0.0);
         assert!((p90 - 0.01).abs() < 1e-9, "{p90}");
         let p95 = quantile(0.95, &b).unwrap_or(0.0);
         assert!((p95 - 0.055).abs() < 1e-9, "{p95}");
         assert_eq!(quantile(0.5, &[(1.0, 0.0), (f64::INFINITY, 0.0)]), None);
-        assert_eq!(quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 5.0)]), Some(1.0));
+        assert_eq!(
+            quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 5.0)]),
+            Some(1.0)
+        );
     }
 }

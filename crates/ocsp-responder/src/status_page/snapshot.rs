@@ -205,8 +205,7 @@ fn baseline(samples: &Arc<Vec<Sample>>) -> Option<(Duration, Arc<Vec<Sample>>)> 
         .filter(|x| now.duration_since(x.at) >= MIN_RATE_SPAN)
         .map(|x| (now.duration_since(x.at), x.samples.clone()));
     // Keep at most one reading per MIN_RATE_SPAN, and a bounded number.
-    if r
-        .back()
+    if r.back()
         .is_none_or(|x| now.duration_since(x.at) >= MIN_RATE_SPAN)
     {
         r.push_back(Reading {
@@ -347,7 +346,7 @@ pub async fn gather(ops: &Ops, query: Option<&str>) -> StatusSnapshot {
             profile: s.label("profile").into(),
         });
     let has = |name: &str| samples.iter().any(|s| s.name == name);
-    let requests = has(crate::metrics::REQUESTS).then(|| {
+    let requests = ops.exporter.is_some().then(|| {
         let mut outcomes: Vec<Outcome> = Vec::new();
         for s in samples
             .iter()
@@ -391,7 +390,9 @@ pub async fn gather(ops: &Ops, query: Option<&str>) -> StatusSnapshot {
         }
     });
     let signing = has(crate::metrics::SIGN_QUEUE_DEPTH).then(|| Signing {
-        queue_depth: w.total(crate::metrics::SIGN_QUEUE_DEPTH, &[]).unwrap_or(0.0) as u64,
+        queue_depth: w
+            .total(crate::metrics::SIGN_QUEUE_DEPTH, &[])
+            .unwrap_or(0.0) as u64,
         signatures: w.total(crate::metrics::SIGNATURES, &[]).unwrap_or(0.0) as u64,
         per_second: w.rate(crate::metrics::SIGNATURES, &[]),
         rejected: w.total(crate::metrics::SIGN_REJECTED, &[]).unwrap_or(0.0) as u64,
