@@ -349,14 +349,14 @@ impl Health {
         findings
     }
 
-    /// Check in the background every `interval`: log readiness changes and preflight
-    /// findings. Ends when the returned handle is aborted or the runtime stops.
+    /// Check in the background at once and then every `interval`: log readiness changes
+    /// and preflight findings. Ends when the returned handle is aborted or the runtime stops.
     pub fn spawn_monitor(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut was_ready: Option<bool> = None;
+            // The first tick is at once: the readiness gauges exist from the start.
             let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-            tick.tick().await;
             loop {
                 tick.tick().await;
                 if me.is_draining() {
