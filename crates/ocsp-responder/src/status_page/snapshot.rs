@@ -414,3 +414,46 @@ pub async fn gather(ops: &Ops, query: Option<&str>) -> StatusSnapshot {
         lookup,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_quantiles_are_over_the_window() {
+        let then = prom_text::parse(
+            "ocsp_requests_total{outcome=\"successful\"} 100\n\
+             ocsp_requests_total{outcome=\"tryLater\"} 0\n\
+             h_bucket{le=\"0.001\"} 100\nh_bucket{le=\"0.01\"} 100\nh_bucket{le=\"+Inf\"} 100\n",
+        );
+        let now = prom_text::parse(
+            "ocsp_requests_total{outcome=\"successful\"} 150\n\
+             ocsp_requests_total{outcome=\"tryLater\"} 10\n\
+             h_bucket{le=\"0.001\"} 100\nh_bucket{le=\"0.01\"} 160\nh_bucket{le=\"+Inf\"} 160\n",
+        );
+        let w = Window {
+            now: &now,
+            base: Some(&then),
+            secs: 10.0,
+        };
+        assert_eq!(w.rate("ocsp_requests_total", &[]), 6.0);
+        assert_eq!(
+            w.rate("ocsp_requests_total", &[("outcome", "tryLater")]),
+            1.0
+        );
+        assert_eq!(w.total("ocsp_requests_total", &[]), Some(160.0));
+        // Only the 60 new observations count, all between 1 and 10 ms.
+        let q = w.quantiles("h").unwrap_or_else(|| panic!("quantiles"));
+        assert_eq!(q.count, 60);
+        assert!(q.p50 > 1.0 && q.p99 <= 10.0, "{q:?}");
+        // Without a baseline: since start.
+        let w = Window {
+            now: &now,
+            base: None,
+            secs: 80.0,
+        };
+        assert_eq!(w.rate("ocsp_requests_total", &[]), 2.0);
+        assert_eq!(w.quantiles("h").map(|q| q.count), Some(160));
+        assert!(w.quantiles("absent").is_none());
+    }
+}
