@@ -5,8 +5,9 @@
 # What goes in it is declared in crates/ocsp/Cargo.toml ([package.metadata.deb]); this
 # script first generates what is made from the binary itself, into target/deb-staging/:
 # the manual pages (`ocsp man`, gzipped), the bash/zsh/fish completions
-# (`ocsp completions`), and the packaged systemd unit (dist/ocsp.service with the
-# package's paths). The maintainer scripts are in dist/debian/. Prints the .deb's path.
+# (`ocsp completions`), the packaged systemd unit (dist/ocsp.service with the package's
+# paths) and the changelog (dist/debian/changelog, gzipped). The maintainer scripts are in
+# dist/debian/. Prints the .deb's path.
 #
 # SOURCE_DATE_EPOCH (default: the last commit's time) dates the man pages and the
 # archive's files, so the same commit gives the same package.
@@ -27,6 +28,7 @@ bin="$target/release/ocsp"
 
 rm -rf "$stage"
 mkdir -p "$stage/man" "$stage/completions" "$stage/systemd"
+gzip -9n <dist/debian/changelog >"$stage/changelog.gz"
 "$bin" man --out "$stage/man" >/dev/null
 touch -d "@$SOURCE_DATE_EPOCH" "$stage"/man/*
 gzip -9n "$stage"/man/*
@@ -54,7 +56,8 @@ if grep -q /usr/local "$stage/systemd/ocsp.service"; then
   exit 1
 fi
 
-cargo deb -p ocsp --no-build --locked --output target/debian/ >&2
+cargo deb -p ocsp --no-build --locked --strip --output target/debian/ 2>&1 |
+  { grep -v "^warning: Only source paths starting with exactly 'target/release/'" >&2 || true; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 deb="target/debian/ocsp_${version}_$(dpkg --print-architecture).deb"
 if [ ! -f "$deb" ]; then
