@@ -24,4 +24,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --all-targets --locked "$@"
+# Written by crates/ocsp/tests/status_page_browser.rs (headless Chromium).
+shot="${CARGO_TARGET_DIR:-target}/tmp/status-page.png"
+[ -s "$shot" ] || { echo "no status page screenshot at $shot" >&2; exit 1; }
+echo "status page screenshot: $(realpath "$shot")"
 $SUDO ./scripts/test-package.sh

@@ -371,7 +371,7 @@ fn status_page_in_headless_chromium() {
         profile.path(),
         &[
             &format!("--screenshot={}", shot.display()),
-            "--window-size=412,1700",
+            "--window-size=412,2000",
         ],
         &url,
     );
