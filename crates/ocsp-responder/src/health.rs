@@ -7,6 +7,7 @@
 //!   problems listed otherwise, and while shutting down. Results are reused for
 //!   `ready_cache_secs` so probes cannot turn into a signing load.
 //! - `/metrics`: the Prometheus text format (see [`crate::metrics`]).
+//! - `/` and `/status.json`: the status page (see [`crate::status_page`]).
 //!
 //! [`preflight`] re-checks the responders at start, at every reload (SIGHUP) and
 //! periodically: valid now, nextUpdate clamped to notAfter (said once), warnings 30 and 7
@@ -184,6 +185,7 @@ pub struct Health {
     /// Per responder certificate (by notAfter and issuer): findings already logged.
     logged: Mutex<HashMap<String, Vec<String>>>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    started: Instant,
 }
 
 impl std::fmt::Debug for Health {
@@ -207,7 +209,18 @@ impl Health {
             draining: AtomicBool::new(false),
             logged: Mutex::new(HashMap::new()),
             clock: Arc::new(crate::clock::now),
+            started: Instant::now(),
         }
+    }
+
+    /// The served issuers.
+    pub fn issuers(&self) -> &Arc<IssuerSet> {
+        &self.issuers
+    }
+
+    /// Time since this was made (at start).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Read the time from `clock` (tests).
@@ -336,14 +349,14 @@ impl Health {
         findings
     }
 
-    /// Check in the background every `interval`: log readiness changes and preflight
-    /// findings. Ends when the returned handle is aborted or the runtime stops.
+    /// Check in the background at once and then every `interval`: log readiness changes
+    /// and preflight findings. Ends when the returned handle is aborted or the runtime stops.
     pub fn spawn_monitor(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut was_ready: Option<bool> = None;
+            // The first tick is at once: the readiness gauges exist from the start.
             let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-            tick.tick().await;
             loop {
                 tick.tick().await;
                 if me.is_draining() {
@@ -419,14 +432,19 @@ pub async fn handle_ops<B>(ops: &Ops, req: Request<B>) -> Response<Full<Bytes>> 
                 "text/plain; version=0.0.4; charset=utf-8",
                 e.render(crate::clock::now()),
             ),
-            None => text(StatusCode::NOT_FOUND, PLAIN, "metrics are not recorded\n".into()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                PLAIN,
+                "metrics are not recorded\n".into(),
+            ),
         },
-        "/" => text(
-            StatusCode::OK,
+        "/" => crate::status_page::page(ops, req.uri().query()).await,
+        "/status.json" => crate::status_page::json(ops, req.uri().query()).await,
+        _ => text(
+            StatusCode::NOT_FOUND,
             PLAIN,
-            "ocsp operations: /metrics (Prometheus), /healthz (process answers), /readyz (ready to sign)\n".into(),
+            "not found: try /, /status.json, /metrics, /healthz or /readyz\n".into(),
         ),
-        _ => text(StatusCode::NOT_FOUND, PLAIN, "not found: try /metrics, /healthz or /readyz\n".into()),
     }
 }
 

@@ -18,5 +18,6 @@ pub mod parse_cache;
 pub mod server;
 pub mod setup;
 pub mod source;
+pub mod status_page;
 pub mod tls;
 mod watchdog;

@@ -19,6 +19,8 @@
 //! | `ocsp_sign_panics_total` | counter | | signing jobs that panicked |
 //! | `ocsp_cache_hits_total` / `_misses_total` / `_evictions_total` | counter | | response cache |
 //! | `ocsp_cache_entries` | gauge | | responses held by the cache |
+//! | `ocsp_cache_resign_failures_total` | counter | | background re-signs that failed: the answer served is past its refresh point |
+//! | `ocsp_cache_expired_total` | counter | | cached answers found past their nextUpdate (not served; signed afresh) |
 //! | `ocsp_profile_refusals_total` | counter | `rule` | responses the compliance profile refused to sign |
 //! | `ocsp_index_entries` | gauge | `issuer` | entries in the served index snapshot |
 //! | `ocsp_index_revoked_entries` | gauge | `issuer` | revoked entries in it |
@@ -31,7 +33,7 @@
 //! | `ocsp_signer_ready` | gauge | `issuer` | 1 if the issuer's last readiness check (test signature) passed |
 //! | `ocsp_ready` | gauge | | 1 if `/readyz` last answered ready |
 //! | `ocsp_log_lines_suppressed_total` | counter | `kind` | error/warning lines not logged because they stormed |
-//! | `ocsp_build_info` | gauge | `version`, `profile` | always 1 |
+//! | `ocsp_build_info` | gauge | `version`, `commit`, `features`, `profile` | always 1 |
 
 use crate::http::Outcome;
 use crate::source::StatusKind;
@@ -76,6 +78,10 @@ pub const CACHE_MISSES: &str = "ocsp_cache_misses_total";
 pub const CACHE_EVICTIONS: &str = "ocsp_cache_evictions_total";
 /// Responses held by the cache.
 pub const CACHE_ENTRIES: &str = "ocsp_cache_entries";
+/// Background re-signs that failed (answers served past their refresh point).
+pub const CACHE_RESIGN_FAILURES: &str = "ocsp_cache_resign_failures_total";
+/// Cached answers found past their nextUpdate.
+pub const CACHE_EXPIRED: &str = "ocsp_cache_expired_total";
 /// Responses refused by the compliance profile, by rule.
 pub const PROFILE_REFUSALS: &str = "ocsp_profile_refusals_total";
 /// Index entries served, by issuer.
@@ -159,6 +165,14 @@ pub fn describe() {
     describe_counter!(CACHE_EVICTIONS, "Responses evicted from the cache.");
     describe_gauge!(CACHE_ENTRIES, "Responses held by the cache.");
     describe_counter!(
+        CACHE_RESIGN_FAILURES,
+        "Background re-signs of cached answers that failed; the answer then served is past its refresh point."
+    );
+    describe_counter!(
+        CACHE_EXPIRED,
+        "Cached answers found past their nextUpdate (never served; signed afresh)."
+    );
+    describe_counter!(
         PROFILE_REFUSALS,
         "Responses the compliance profile refused to sign, by rule."
     );
@@ -220,6 +234,29 @@ pub fn builder() -> PrometheusBuilder {
 /// Install the process-wide recorder (once) and return a handle to render it. A second call
 /// returns the same handle. Fails if another recorder was installed first.
 pub fn install(version: &str, profile: &str) -> Result<PrometheusHandle, String> {
+    install_with(
+        &BuildInfo {
+            version,
+            commit: "unknown",
+            features: "unknown",
+        },
+        profile,
+    )
+}
+
+/// What the binary is, for `ocsp_build_info`.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildInfo<'a> {
+    /// The version (`0.1.0`).
+    pub version: &'a str,
+    /// The source commit, or `unknown`.
+    pub commit: &'a str,
+    /// The enabled features, comma-separated, or `none`.
+    pub features: &'a str,
+}
+
+/// [`install`], labelling `ocsp_build_info` with the commit and features too.
+pub fn install_with(build: &BuildInfo<'_>, profile: &str) -> Result<PrometheusHandle, String> {
     if let Some(h) = GLOBAL.get() {
         return Ok(h.clone());
     }
@@ -229,7 +266,14 @@ pub fn install(version: &str, profile: &str) -> Result<PrometheusHandle, String>
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let handle = GLOBAL.get_or_init(|| handle).clone();
     describe();
-    gauge!(BUILD_INFO, "version" => version.to_string(), "profile" => profile.to_string()).set(1.0);
+    gauge!(
+        BUILD_INFO,
+        "version" => build.version.to_string(),
+        "commit" => build.commit.to_string(),
+        "features" => build.features.to_string(),
+        "profile" => profile.to_string()
+    )
+    .set(1.0);
     Ok(handle)
 }
 
@@ -434,6 +478,10 @@ pub struct CacheSnapshot {
     pub evictions: u64,
     /// Responses held.
     pub entries: u64,
+    /// Background re-signs that failed.
+    pub resign_failures: u64,
+    /// Entries found past their nextUpdate.
+    pub expired: u64,
 }
 
 type Probe<T> = Box<dyn Fn() -> T + Send + Sync>;
@@ -546,6 +594,8 @@ impl Exporter {
             counter!(CACHE_MISSES).absolute(c.misses);
             counter!(CACHE_EVICTIONS).absolute(c.evictions);
             gauge!(CACHE_ENTRIES).set(c.entries as f64);
+            counter!(CACHE_RESIGN_FAILURES).absolute(c.resign_failures);
+            counter!(CACHE_EXPIRED).absolute(c.expired);
         }
     }
 
@@ -612,6 +662,7 @@ mod tests {
             misses: 4,
             evictions: 1,
             entries: 3,
+            ..Default::default()
         }));
         let text = metrics::with_local_recorder(&recorder, || {
             describe();

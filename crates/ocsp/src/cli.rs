@@ -6,7 +6,12 @@ use std::process::ExitCode;
 
 /// An OCSP responder and client (RFC 6960, RFC 9919, RFC 9654).
 #[derive(Debug, Parser)]
-#[command(name = "ocsp", version, about, propagate_version = true)]
+#[command(
+    name = "ocsp",
+    version = crate::build_info::VERSION_LINE,
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -30,6 +35,11 @@ pub enum Command {
     Presign(cmd::presign::Args),
     /// Validate a configuration file without serving: list every problem, exit 1 on any.
     CheckConfig(cmd::check_config::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(cmd::completions::Args),
+    /// Write the manual pages (one per subcommand, and ocsp.toml(5)) into a directory.
+    #[command(hide = true)]
+    Man(cmd::man::Args),
 }
 
 impl Command {
@@ -43,6 +53,19 @@ impl Command {
             Command::Demo(a) => cmd::demo::run(a),
             Command::Presign(a) => cmd::presign::run(a),
             Command::CheckConfig(a) => cmd::check_config::run(a),
+            Command::Completions(a) => cmd::completions::run(a),
+            Command::Man(a) => cmd::man::run(a),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
     }
 }

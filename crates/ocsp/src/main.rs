@@ -1,5 +1,6 @@
 //! `ocsp`: an OCSP responder and client. See `ocsp --help`.
 
+mod build_info;
 mod cli;
 mod cmd;
 mod logging;

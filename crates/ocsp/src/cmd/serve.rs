@@ -435,8 +435,13 @@ fn prepare_ops(
             .into_iter()
             .next()
             .context("--metrics-listen: no address")?;
-        let handle = ocsp_metrics::install(env!("CARGO_PKG_VERSION"), cfg.profile.name())
-            .map_err(anyhow::Error::msg)?;
+        let build = ocsp_metrics::BuildInfo {
+            version: crate::build_info::VERSION,
+            commit: crate::build_info::COMMIT,
+            features: crate::build_info::FEATURES,
+        };
+        let handle =
+            ocsp_metrics::install_with(&build, cfg.profile.name()).map_err(anyhow::Error::msg)?;
         let mut e = Exporter::new(handle);
         for issuer in issuers.iter() {
             let status = issuer.status.clone();
@@ -473,6 +478,8 @@ fn prepare_ops(
                 misses: stats.misses(),
                 evictions: stats.evictions(),
                 entries: stats.entries() as u64,
+                resign_failures: stats.resign_failures(),
+                expired: stats.expired(),
             }));
         }
         let e = Arc::new(e);

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli_docs;
 mod cli_usage;
 mod demo;
 mod error_messages;
@@ -19,6 +20,7 @@ mod lint_serve;
 mod lint_support;
 mod lint_watch;
 mod ops_check_config;
+mod ops_dashboards;
 mod ops_metrics;
 mod ops_profile;
 mod ops_readyz;
@@ -35,6 +37,7 @@ mod serve_interop;
 mod serve_live;
 mod serve_multi_ca;
 mod serve_startup;
+mod status_page_browser;
 
 use test_support::responder::{self, Run};
 
