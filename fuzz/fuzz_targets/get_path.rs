@@ -1,10 +1,10 @@
-//! The GET path decoder of the HTTP edge on arbitrary paths: never panics, and a path it
+//! The GET path decoder the HTTP edge uses (`ocsp_proto::get_path`) on arbitrary paths: never panics, and a path it
 //! accepts decodes to DER that parses to the very request it returned.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ocsp_proto::request::{self, RequestLimits};
-use ocsp_responder::http::{decode_get_component, parse_get_path};
+use ocsp_proto::get_path::{decode_component as decode_get_component, parse_path as parse_get_path};
 
 fuzz_target!(|data: &[u8]| {
     let path = String::from_utf8_lossy(data);

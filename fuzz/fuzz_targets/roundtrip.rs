@@ -16,7 +16,7 @@ use ocsp_proto::der::{Decode, Encode};
 use ocsp_proto::request::{self, RequestLimits};
 use ocsp_proto::response::{self, ParsedResponse};
 use ocsp_proto::x509_ocsp::{BasicOcspResponse, CertId, OcspRequest, OcspResponse, ResponseData};
-use ocsp_responder::http::parse_get_path;
+use ocsp_proto::get_path::parse_path as parse_get_path;
 
 fuzz_target!(|data: &[u8]| {
     let limits = RequestLimits::default();

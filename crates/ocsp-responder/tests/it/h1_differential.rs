@@ -1,6 +1,6 @@
 //! One verdict per request head: the HTTP/1.1 fast path and hyper, fed the same bytes
 //! (hyper over an in-memory stream), take the same steps up to the fast path's hand-off
-//! (`ocsp_responder::differential` states the rule).
+//! (`ocsp_responder::http::differential` states the rule).
 //!
 //! The bytes are request heads built from the pieces that have split parsers before:
 //! Content-Length spellings (signs, spaces, lists, hex, repeats, overflow),
@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ocsp_responder::config::Limits;
-use ocsp_responder::differential::{check, compare, fast_path, hyper, Step};
+use ocsp_responder::http::differential::{check, compare, fast_path, hyper, Step};
 use proptest::prelude::*;
 
 fn method() -> impl Strategy<Value = &'static str> {

@@ -13,5 +13,4 @@
 mod edge_deadlines;
 mod h1_differential;
 mod http_edge;
-mod prop_get_path;
 mod prop_never_good;

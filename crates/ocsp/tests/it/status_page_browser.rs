@@ -18,10 +18,10 @@ use ocsp_proto::{
 };
 use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::health::{Health, Ops};
+use ocsp_responder::http::server::Server;
 use ocsp_responder::http::Edge;
 use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
 use ocsp_responder::metrics::{BuildInfo, Exporter};
-use ocsp_responder::server::Server;
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
 use ocsp_status::{Lookup, StatusEntry, StatusError, StatusSource};

@@ -18,23 +18,29 @@
 //! hyper's path converts it, the HTTP/1.1 fast path writes it as it is. It reads the time
 //! from a [`Clock`], and records each request once: one [`Outcome`], one access line.
 
+#[doc(hidden)]
+pub mod differential;
+pub mod h1;
+pub mod parse_cache;
+pub mod server;
+pub mod tls;
+mod watchdog;
+
 use crate::clock::{self, Clock};
 use crate::config::Limits;
 use crate::log_sample::Sampler;
-use crate::parse_cache::{self, ParseCache, Via};
 use crate::source::{Answer, ResponseSource, SourceError, StatusKind};
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use ocsp_proto::get_path;
 use ocsp_proto::request::{self, ParsedRequest, RequestLimits};
 use ocsp_proto::response::error_response;
 use ocsp_proto::text::status_name;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::Timestamp;
+use parse_cache::{ParseCache, Via};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,9 +57,6 @@ const _: () = assert!(
     RETRY_AFTER_SECS == 5,
     "RETRY_AFTER must spell RETRY_AFTER_SECS"
 );
-
-/// Most path segments tried as the start of the base64 request in a GET.
-const MAX_GET_PREFIX_SEGMENTS: usize = 16;
 
 /// Prints requests and responses in readable form (`--text`).
 pub type TextHook = Arc<dyn Fn(&[u8], &[u8]) + Send + Sync>;
@@ -458,57 +461,6 @@ fn cache_control(max_age: u64) -> HeaderBytes {
     ])
 }
 
-fn b64_engine() -> GeneralPurpose {
-    GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    )
-}
-
-/// Decode one candidate GET path suffix: percent-decoding (either case), space for `+`,
-/// base64url characters, missing padding.
-pub fn decode_get_component(s: &str) -> Option<Vec<u8>> {
-    let decoded = percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
-    let cleaned: Vec<u8> = decoded
-        .into_iter()
-        .filter(|b| *b != b'\r' && *b != b'\n')
-        .map(|b| match b {
-            b' ' | b'-' => b'+',
-            b'_' => b'/',
-            other => other,
-        })
-        .collect();
-    if cleaned.is_empty() {
-        return None;
-    }
-    b64_engine().decode(&cleaned).ok()
-}
-
-/// Find the OCSP request in a GET path: the base64 may follow any prefix (`/ocsp/...`),
-/// contain raw `/`, or follow `//`. The longest suffix that decodes and parses wins.
-#[allow(clippy::result_unit_err)] // the only failure is "no suffix decodes"
-pub fn parse_get_path(path: &str, limits: &RequestLimits) -> Result<(Vec<u8>, ParsedRequest), ()> {
-    let trimmed = path.trim_start_matches('/');
-    let mut starts = vec![0usize];
-    starts.extend(
-        trimmed
-            .match_indices('/')
-            .map(|(i, _)| i + 1)
-            .take(MAX_GET_PREFIX_SEGMENTS),
-    );
-    for start in starts {
-        let candidate = trimmed[start..].trim_start_matches('/');
-        if let Some(der) = decode_get_component(candidate) {
-            if let Ok(parsed) = request::parse(&der, limits) {
-                return Ok((der, parsed));
-            }
-        }
-    }
-    Err(())
-}
-
 enum Decoded {
     Request(Arc<parse_cache::DecodedRequest>),
     Malformed(String),
@@ -557,8 +509,8 @@ fn decode_get(edge: &Edge, path: &str) -> Decoded {
     // A request whose DER fails to parse everywhere is reported with the error of
     // the whole path, the most likely intended start.
     decode_cached(edge, Via::Get, path.as_bytes(), || {
-        parse_get_path(path, &edge.request_limits).map_err(|()| {
-            match decode_get_component(path.trim_start_matches('/')) {
+        get_path::parse_path(path, &edge.request_limits).map_err(|()| {
+            match get_path::decode_component(path.trim_start_matches('/')) {
                 None => "GET path is not URL-encoded base64".to_string(),
                 Some(der) => match request::parse(&der, &edge.request_limits) {
                     Err(e) => e.to_string(),
@@ -845,6 +797,7 @@ pub fn is_expired(answer: &Answer, now: Timestamp) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use ocsp_proto::cert_id::{HashAlg, Serial};
     use ocsp_proto::der::asn1::OctetString;
     use ocsp_proto::x509_ocsp::CertId;
@@ -894,7 +847,7 @@ mod tests {
             format!("/a/b/c/{enc}"),
             format!("/ocsp//{b64}"),
         ] {
-            let (d, parsed) = parse_get_path(&p, &lim).unwrap_or_else(|_| panic!("{p}"));
+            let (d, parsed) = get_path::parse_path(&p, &lim).unwrap_or_else(|_| panic!("{p}"));
             assert_eq!(d, der, "{p}");
             assert_eq!(parsed.items.len(), 1);
         }
@@ -906,7 +859,7 @@ mod tests {
             "/ocsp/",
             "/MEIwQDA+MDwwOjAJBgUrDgMCGgUABBT",
         ] {
-            assert!(parse_get_path(bad, &lim).is_err(), "{bad}");
+            assert!(get_path::parse_path(bad, &lim).is_err(), "{bad}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! One verdict per request head: the HTTP/1.1 fast path ([`crate::h1`]) and hyper, fed
+//! One verdict per request head: the HTTP/1.1 fast path ([`crate::http::h1`]) and hyper, fed
 //! the same bytes, must not disagree. This module runs both on a byte stream and
 //! compares what each made of it, request by request; the property test
 //! (`tests/h1_differential.rs`) and the fuzz target (`fuzz/fuzz_targets/h1_differential.rs`)
@@ -18,7 +18,7 @@
 //! the hand-off) wins. Not for production use: `#[doc(hidden)]`.
 
 use crate::config::Limits;
-use crate::h1::{self, Probe};
+use crate::http::h1::{self, Probe};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use std::sync::{Arc, Mutex};

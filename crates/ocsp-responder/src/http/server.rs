@@ -12,9 +12,9 @@
 
 use crate::config::Limits;
 use crate::health::{handle_ops, Health, Ops};
+use crate::http::tls::Tls;
+use crate::http::watchdog::{InFlight, Watch, Watched};
 use crate::http::{handle_from, Edge};
-use crate::tls::Tls;
-use crate::watchdog::{InFlight, Watch, Watched};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -365,9 +365,9 @@ async fn serve_connection(
         let mut stream = stream;
         let mut stop = stop;
         let (prefix, served) =
-            match crate::h1::serve(&mut stream, &edge, peer, &limits, &mut stop).await {
-                crate::h1::Next::Done => return,
-                crate::h1::Next::HandOff { prefix, served } => (prefix, served),
+            match crate::http::h1::serve(&mut stream, &edge, peer, &limits, &mut stop).await {
+                crate::http::h1::Next::Done => return,
+                crate::http::h1::Next::HandOff { prefix, served } => (prefix, served),
             };
         // A connection that was served gets the idle time from here; one that was not
         // still owes its first request by `opened` + the header timeout.
