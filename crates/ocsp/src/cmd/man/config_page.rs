@@ -361,9 +361,22 @@ mod tests {
         let text = match section {
             "" => "no_such_key = 1\n".to_string(),
             "issuer" => "[[issuer]]\nno_such_key = 1\n".to_string(),
+            // A tagged table: the keys of its one variant, and the tag.
+            "issuer.status" => {
+                let mut keys = accepted_keys_of(
+                    "[[issuer]]\nca = \"a\"\n[issuer.status]\ntype = \"index_txt\"\npath = \"p\"\nno_such_key = 1\n",
+                    section,
+                );
+                keys.insert("type".to_string());
+                return keys;
+            }
             s => format!("[{s}]\nno_such_key = 1\n"),
         };
-        let err = ocsp_responder::config::Config::from_toml(&text, std::path::Path::new("t.toml"))
+        accepted_keys_of(&text, section)
+    }
+
+    fn accepted_keys_of(text: &str, section: &str) -> BTreeSet<String> {
+        let err = ocsp_responder::config::Config::from_toml(text, std::path::Path::new("t.toml"))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
