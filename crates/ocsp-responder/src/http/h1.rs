@@ -108,6 +108,16 @@ fn content_length(value: &[u8]) -> Option<usize> {
 /// `$` to `~` but `<` and `>`; bytes over 0x7F if the whole is UTF-8; the fragment is
 /// not looked at.
 fn origin_path(target: &[u8]) -> Option<usize> {
+    // The common case, one table lookup a byte: a path of plain characters only (every
+    // base64 or percent-encoded GET request), no query, no fragment, no byte over 0x7F.
+    if target.iter().all(|&b| PLAIN_PATH[usize::from(b)]) {
+        return Some(target.len());
+    }
+    origin_path_any(target)
+}
+
+/// [`origin_path`] for any target, a byte class at a time.
+fn origin_path_any(target: &[u8]) -> Option<usize> {
     let mut path_end = None;
     let mut end = target.len();
     let mut high = false;
@@ -139,6 +149,21 @@ fn origin_path(target: &[u8]) -> Option<usize> {
     }
     Some(path_end.unwrap_or(end))
 }
+
+/// Bytes a path may hold as they are and that end nothing: the path bytes of
+/// [`origin_path`] but `?`, `#` and bytes over 0x7F.
+const PLAIN_PATH: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(
+            b as u8,
+            0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E | b'"' | b'{' | b'}'
+        );
+        b += 1;
+    }
+    t
+};
 
 /// The offsets of `part` inside `buf` (`part` is a slice of `buf`).
 fn offsets(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
@@ -586,6 +611,21 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
         ] {
             assert!(hands_off(r), "{}", String::from_utf8_lossy(r));
+        }
+    }
+
+    #[test]
+    fn plain_path_table_agrees_with_the_byte_classes() {
+        for b in 0..=255u8 {
+            let target = [b'/', b];
+            if PLAIN_PATH[usize::from(b)] {
+                assert_eq!(origin_path_any(&target), Some(2), "byte {b:#04x}");
+            }
+            assert_eq!(
+                origin_path(&target),
+                origin_path_any(&target),
+                "byte {b:#04x}"
+            );
         }
     }
 }
