@@ -13,6 +13,7 @@
 //! periodically: valid now, nextUpdate clamped to notAfter (said once), warnings 30 and 7
 //! days before a responder certificate expires.
 
+use crate::clock::SharedClock;
 use crate::issuer::{IssuerSet, Responder};
 use crate::metrics::Exporter;
 use bytes::Bytes;
@@ -184,7 +185,7 @@ pub struct Health {
     draining: AtomicBool,
     /// Per responder certificate (by notAfter and issuer): findings already logged.
     logged: Mutex<HashMap<String, Vec<String>>>,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    clock: SharedClock,
     started: Instant,
 }
 
@@ -208,7 +209,7 @@ impl Health {
             last: tokio::sync::Mutex::new(None),
             draining: AtomicBool::new(false),
             logged: Mutex::new(HashMap::new()),
-            clock: Arc::new(crate::clock::now),
+            clock: crate::clock::system(),
             started: Instant::now(),
         }
     }
@@ -223,10 +224,15 @@ impl Health {
         self.started.elapsed()
     }
 
-    /// Read the time from `clock` (tests).
-    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> Timestamp + Send + Sync>) -> Health {
+    /// Read the time from `clock` (the one the rest of the responder reads).
+    pub fn with_clock(mut self, clock: SharedClock) -> Health {
         self.clock = clock;
         self
+    }
+
+    /// The time now, by this responder's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// From now on `/readyz` answers 503 (shutting down: let load balancers drain).
@@ -261,7 +267,7 @@ impl Health {
 
     /// Run every readiness check now: status sources, preflight errors, test signatures.
     pub async fn check(&self) -> Readiness {
-        let now = (self.clock)();
+        let now = self.clock.now();
         let mut problems = Vec::new();
         let mut issuer_ok: HashMap<String, bool> = HashMap::new();
         for f in preflight(&self.issuers, self.profile, now) {
@@ -313,7 +319,7 @@ impl Health {
     /// Run [`preflight`] and log its findings: errors always, a warning once until it
     /// changes (or every time when `force`: at start and on SIGHUP). Returns the findings.
     pub fn log_preflight(&self, force: bool) -> Vec<Finding> {
-        let findings = preflight(&self.issuers, self.profile, (self.clock)());
+        let findings = preflight(&self.issuers, self.profile, self.clock.now());
         let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
         let mut seen: HashMap<String, Vec<String>> = HashMap::new();
         for f in &findings {
@@ -430,7 +436,7 @@ pub async fn handle_ops<B>(ops: &Ops, req: Request<B>) -> Response<Full<Bytes>> 
             Some(e) => text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                e.render(crate::clock::now()),
+                e.render(ops.health.now()),
             ),
             None => text(
                 StatusCode::NOT_FOUND,

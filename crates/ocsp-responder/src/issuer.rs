@@ -216,14 +216,6 @@ impl IssuerSet {
         self.issuers.iter()
     }
 
-    /// Every issuer with its id.
-    pub fn iter_ids(&self) -> impl Iterator<Item = (IssuerId, &Arc<Issuer>)> {
-        self.issuers
-            .iter()
-            .enumerate()
-            .map(|(i, issuer)| (IssuerId(i as u16), issuer))
-    }
-
     /// How many issuers.
     pub fn len(&self) -> usize {
         self.issuers.len()

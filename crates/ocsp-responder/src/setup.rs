@@ -6,7 +6,7 @@
 //! ```text
 //! Config ──► open_status (one StatusSource per [[issuer]], by its [issuer.status] variant)
 //!        ──► IssuerLoader (certificates, keys, ResponderID; responders shared by spec)
-//!        ──► IssuerSet ──► compliance_problems (preflight + refresh window, by profile)
+//!        ──► IssuerSet ──► compliance (preflight + refresh window, by profile)
 //!        ──► SigningPool ──► LiveSource (Sign) ──► CachedSource (when [cache] enabled)
 //!        ──► Filter (issuer resolution, once per request) = the edge's ResponseSource
 //! ```
@@ -130,21 +130,32 @@ pub fn load_issuers(
     ))
 }
 
-/// What the configuration's profile refuses for `issuers` at `now`: preflight errors
-/// (responder certificate not valid, a rule the setup breaks) and, with the cache on,
-/// a refresh window the profile does not allow. Empty when it can be served.
-pub fn compliance_problems(cfg: &Config, issuers: &IssuerSet, now: Timestamp) -> Vec<String> {
-    let mut problems: Vec<String> = preflight(issuers, cfg.profile, now)
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.to_string())
-        .collect();
-    if cfg.cache.enabled {
-        for i in issuers.iter() {
-            problems.extend(refresh_problem(cfg, i));
+/// What the configuration's profile says of `issuers` at `now`, from one preflight.
+#[derive(Debug, Default)]
+pub struct Compliance {
+    /// What it refuses: preflight errors (responder certificate not valid, a rule the
+    /// setup breaks) and, with the cache on, a refresh window the profile does not allow.
+    /// Empty when it can be served.
+    pub problems: Vec<String>,
+    /// Worth knowing, not refused (a certificate expiring soon).
+    pub warnings: Vec<String>,
+}
+
+/// Judge `issuers` under the configuration's profile at `now`.
+pub fn compliance(cfg: &Config, issuers: &IssuerSet, now: Timestamp) -> Compliance {
+    let mut out = Compliance::default();
+    for f in preflight(issuers, cfg.profile, now) {
+        match f.severity {
+            Severity::Error => out.problems.push(f.to_string()),
+            Severity::Warning => out.warnings.push(f.to_string()),
         }
     }
-    problems
+    if cfg.cache.enabled {
+        for i in issuers.iter() {
+            out.problems.extend(refresh_problem(cfg, i));
+        }
+    }
+    out
 }
 
 /// The refresh-window rule for one issuer: answers are re-signed after
@@ -185,7 +196,7 @@ pub fn chain(
 /// signing, the cache and the filter in front of them.
 pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError> {
     let (issuers, warnings) = load_issuers(cfg, opts)?;
-    let problems = compliance_problems(cfg, &issuers, opts.clock.now());
+    let problems = compliance(cfg, &issuers, opts.clock.now()).problems;
     if !problems.is_empty() {
         return Err(SetupError::Profile {
             profile: cfg.profile,
@@ -360,7 +371,14 @@ impl<'a> IssuerLoader<'a> {
         let responder = match self.responders.get(&key) {
             Some(r) => r.clone(),
             None => {
-                let r = Arc::new(self.load_responder(cfg, &ca, &rsigner_path, &rkey_path, opts)?);
+                let r = Arc::new(self.load_responder(
+                    cfg,
+                    &ca,
+                    &rsigner_path,
+                    &rkey_path,
+                    &key.key,
+                    opts,
+                )?);
                 self.responders.insert(key, r.clone());
                 r
             }
@@ -410,14 +428,14 @@ impl<'a> IssuerLoader<'a> {
         ca: &Certificate,
         rsigner_path: &Path,
         rkey_path: &Path,
+        spec: &KeySpec,
         opts: SignOptions,
     ) -> Result<Responder, IssuerError> {
         let rcert = read_one_cert(rsigner_path)?;
         let delegated = rcert != *ca;
-        // The key, described once and loaded in one place (ocsp-signer).
-        let spec = KeySpec::file(rkey_path, cfg.passin.clone().map(Passin::new));
+        // The key, loaded in one place (ocsp-signer).
         let prompt = self.prompt;
-        let signer = ocsp_signer::load(&spec, opts, &mut |p| prompt(p)).map_err(|e| {
+        let signer = ocsp_signer::load(spec, opts, &mut |p| prompt(p)).map_err(|e| {
             let (path, kind) = e.into_parts();
             file_err(&path, kind.to_string())
         })?;

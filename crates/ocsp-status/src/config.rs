@@ -106,13 +106,6 @@ impl StatusConfig {
         }
     }
 
-    /// The backend kind, as written in `type`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StatusConfig::IndexTxt(_) => "index_txt",
-        }
-    }
-
     /// A short description for messages (`index_txt /root/ca/index.txt`).
     pub fn describe(&self) -> String {
         match self {

@@ -28,11 +28,6 @@ impl Filter {
     pub fn new(issuers: Arc<IssuerSet>, next: Arc<dyn ResolvedSource>) -> Filter {
         Filter { issuers, next }
     }
-
-    /// The served issuers.
-    pub fn issuers(&self) -> &Arc<IssuerSet> {
-        &self.issuers
-    }
 }
 
 /// The issuer of every CertID of `req`, all answerable by one responder.

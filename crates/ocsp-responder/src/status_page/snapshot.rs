@@ -313,7 +313,7 @@ async fn issuer_status(issuer: &Issuer, samples: &[Sample], now: Timestamp) -> I
 /// Gather the snapshot (running the readiness check if its cached result is stale),
 /// with the lookup `query` asks for, if any.
 pub async fn gather(ops: &Ops, query: Option<&str>) -> StatusSnapshot {
-    let now = crate::clock::now();
+    let now = ops.health.now();
     let readiness = ops.health.readiness().await;
     // Render after the readiness check, so its gauges are current.
     let samples: Arc<Vec<Sample>> = Arc::new(

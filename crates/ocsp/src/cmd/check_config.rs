@@ -9,7 +9,6 @@
 use crate::cmd::listen_flags::ListenFlags;
 use anyhow::Context;
 use ocsp_responder::config::{Config, IssuerConfig};
-use ocsp_responder::health::{preflight, Severity};
 use ocsp_responder::http::server::{bind, parse_listen};
 use ocsp_responder::http::tls::Tls;
 use ocsp_responder::issuer::{Issuer, IssuerSet};
@@ -211,16 +210,9 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
     match IssuerSet::new(loaded) {
         Ok(set) => {
             // The checks `serve` and `presign` refuse to start on, from the one wiring.
-            let now = clock.now();
-            report
-                .errors
-                .extend(setup::compliance_problems(cfg, &set, now));
-            report.warnings.extend(
-                preflight(&set, cfg.profile, now)
-                    .into_iter()
-                    .filter(|f| f.severity == Severity::Warning)
-                    .map(|f| f.to_string()),
-            );
+            let c = setup::compliance(cfg, &set, clock.now());
+            report.errors.extend(c.problems);
+            report.warnings.extend(c.warnings);
         }
         Err(e) => report.errors.push(e.to_string()),
     }

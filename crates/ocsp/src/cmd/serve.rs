@@ -9,7 +9,6 @@ use ocsp_responder::health::{Health, Ops};
 use ocsp_responder::http::server::{parse_listen, Server};
 use ocsp_responder::http::tls::Tls;
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::IssuerSet;
 use ocsp_responder::metrics::{self as ocsp_metrics, Exporter};
 use ocsp_responder::setup::{self, BuildOptions, Built};
 use ocsp_responder::source::cache::CachedSource;
@@ -374,22 +373,18 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
             "serving"
         );
     }
-    let mut edge = Edge::new(built.source.clone(), cfg.server.limits.clone()).with_log(
-        cfg.log.client_addr,
-        cfg.log.error_burst,
-        std::time::Duration::from_secs(cfg.log.error_window_secs),
-    );
+    let mut edge = Edge::new(built.source.clone(), cfg.server.limits.clone())
+        .with_clock(built.clock.clone())
+        .with_log(
+            cfg.log.client_addr,
+            cfg.log.error_burst,
+            std::time::Duration::from_secs(cfg.log.error_window_secs),
+        );
     if cfg.server.text {
         edge = edge.with_text(text_hook());
     }
     let mut server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
-    let ops = prepare_ops(
-        cfg,
-        &built.issuers,
-        built.cache.as_ref(),
-        &built.pool,
-        &mut server,
-    )?;
+    let ops = prepare_ops(cfg, &built, &mut server)?;
     Ok(Prepared {
         server,
         built,
@@ -399,18 +394,16 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
 }
 
 /// Health, metrics, TLS and the operations listener (issue 6).
-fn prepare_ops(
-    cfg: &Config,
-    issuers: &Arc<IssuerSet>,
-    cache: Option<&Arc<CachedSource>>,
-    pool: &Arc<SigningPool>,
-    server: &mut Server,
-) -> anyhow::Result<PreparedOps> {
-    let health = Arc::new(Health::new(
-        issuers.clone(),
-        cfg.profile,
-        std::time::Duration::from_secs(cfg.metrics.ready_cache_secs),
-    ));
+fn prepare_ops(cfg: &Config, built: &Built, server: &mut Server) -> anyhow::Result<PreparedOps> {
+    let (issuers, cache, pool) = (&built.issuers, built.cache.as_ref(), &built.pool);
+    let health = Arc::new(
+        Health::new(
+            issuers.clone(),
+            cfg.profile,
+            std::time::Duration::from_secs(cfg.metrics.ready_cache_secs),
+        )
+        .with_clock(built.clock.clone()),
+    );
     health.log_preflight(true);
     let tls = match (&cfg.tls.cert, cfg.tls.listen.is_empty()) {
         (Some(cert), false) => {
