@@ -96,6 +96,7 @@ impl Table {
                 .sum::<usize>()
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     /// The status of `serial`, negative serials included (they match only themselves).
     pub(crate) fn get_serial(&self, serial: &Serial) -> Option<CertStatus> {
         if serial.is_negative() {
@@ -297,6 +298,7 @@ impl TableBuilder {
         Ok(())
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     /// A builder with room for `entries` entries (a database load knows its count).
     pub(crate) fn with_capacity(entries: usize) -> TableBuilder {
         TableBuilder {
@@ -307,6 +309,7 @@ impl TableBuilder {
         }
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     /// Add `serial` (any `Serial`: magnitudes of any length, negative serials) with its
     /// revocation; `line` is its position in the load.
     pub(crate) fn push_serial(
