@@ -6,4 +6,5 @@
 
 mod index_txt_openssl;
 mod index_txt_scale;
+mod postgres_schema;
 mod prop_index_line;
