@@ -22,6 +22,7 @@
 //! | [`connect`] | one client or a pool, over rustls (aws-lc-rs) as `sslmode` says |
 //! | [`schema`] | embedded migrations, `migrate` under an advisory lock, schema and privilege checks, the roles |
 //! | [`write`] | the write side: register an issuer, import a batch, revoke, unrevoke, one serial's status, node reports, CRL numbers |
+//! | [`source`] | the read side: a responder node's in-memory copy of one issuer, kept fresh by generation (strict or bounded), the listener and the node heartbeat |
 //! | [`error`] | [`DbError`], each message naming the fix |
 //!
 //! Serials are stored as the content octets of their DER INTEGER
@@ -31,6 +32,7 @@
 pub mod connect;
 pub mod error;
 pub mod schema;
+pub mod source;
 pub mod url;
 pub mod write;
 

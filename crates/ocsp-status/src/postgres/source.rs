@@ -309,7 +309,7 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
         }
     }
     tx.commit().await.map_err(query_error)?;
-    let table = b.finish().map_err(|e| e.to_string())?;
+    let table = b.finish().map_err(|e| e.reason)?;
     Ok(Loaded {
         id,
         generation,
@@ -320,6 +320,13 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
 
 fn query_error(e: tokio_postgres::Error) -> String {
     crate::postgres::DbError::query(e).to_string()
+}
+
+/// How an issuer certificate (DER) is found in `ocsp_issuer`: the SHA-256 of its DER
+/// SubjectPublicKeyInfo (`spki_sha256`) and the DER of its subject Name (`subject_der`).
+/// Writers must register issuers with the same two values.
+pub fn issuer_lookup_key(cert_der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    issuer_key(cert_der).map(|k| (k.spki_sha256, k.subject_der))
 }
 
 /// The issuer's key in the database: SHA-256 of its SubjectPublicKeyInfo and its subject.

@@ -38,6 +38,12 @@ mod serve_live;
 mod serve_multi_ca;
 mod serve_startup;
 mod status_page_browser;
+#[cfg(feature = "postgres")]
+mod pg_outage;
+#[cfg(feature = "postgres")]
+mod pg_serve;
+#[cfg(feature = "postgres")]
+mod pg_support;
 
 use test_support::responder::{self, Run};
 

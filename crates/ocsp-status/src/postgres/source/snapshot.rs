@@ -178,7 +178,7 @@ fn fold(table: &Table, overlay: &HashMap<Serial, Option<CertStatus>>) -> Result<
             b.push_serial(serial, revocation(status), line)?;
         }
     }
-    b.finish().map_err(|e| e.to_string())
+    b.finish().map_err(|e| e.reason)
 }
 
 /// The revocation of a status, if revoked.
