@@ -25,15 +25,12 @@ pub fn database_options(
                 issuer.ca.display()
             )))
         })?;
-    let cert = read_certs(&issuer.ca)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            SetupError::Status(OpenError::Database(format!(
-                "{}: no certificate",
-                issuer.ca.display()
-            )))
-        })?;
+    let cert = read_certs(&issuer.ca)?.into_iter().next().ok_or_else(|| {
+        SetupError::Status(OpenError::Database(format!(
+            "{}: no certificate",
+            issuer.ca.display()
+        )))
+    })?;
     let der = cert.to_der().map_err(|e| {
         SetupError::Status(OpenError::Database(format!(
             "{}: the certificate does not encode: {e}",

@@ -225,10 +225,7 @@ fn open_postgres(
 }
 
 #[cfg(not(feature = "postgres"))]
-fn open_postgres(
-    _: &PostgresConfig,
-    _: &OpenOptions,
-) -> Result<Arc<dyn StatusSource>, OpenError> {
+fn open_postgres(_: &PostgresConfig, _: &OpenOptions) -> Result<Arc<dyn StatusSource>, OpenError> {
     Err(OpenError::Database(
         "[issuer.status] type = \"postgres\": this build has no PostgreSQL support; build with the `postgres` feature (the default of the ocsp binary)".into(),
     ))
@@ -270,7 +267,8 @@ mod tests {
     #[test]
     fn postgres_freshness() {
         let parse = |t: &str| {
-            let w: Wrapper = toml::from_str(&format!("[status]\ntype = \"postgres\"\n{t}")).unwrap();
+            let w: Wrapper =
+                toml::from_str(&format!("[status]\ntype = \"postgres\"\n{t}")).unwrap();
             match w.status {
                 StatusConfig::Postgres(c) => c.freshness(),
                 other => panic!("{other:?}"),

@@ -407,8 +407,10 @@ impl TableBuilder {
             .filter(|w| w[0].serial == w[1].serial)
             .map(|w| (w[0].line, w[1].line, negative_serial(&w[0].serial)));
         // Report the pair whose second line comes first in the file.
-        if let Some((first, second, serial)) =
-            short_dups.chain(long_dups).chain(negative_dups).min_by_key(|d| (d.1, d.0))
+        if let Some((first, second, serial)) = short_dups
+            .chain(long_dups)
+            .chain(negative_dups)
+            .min_by_key(|d| (d.1, d.0))
         {
             return Err(ScanError::at(
                 usize::try_from(second).unwrap_or(usize::MAX),
@@ -596,7 +598,11 @@ mod tests {
             t.get_serial(&neg),
             Some(CertStatus::Revoked(revoked.clone()))
         );
-        assert_eq!(t.get_serial(&pos), None, "a negative serial names only itself");
+        assert_eq!(
+            t.get_serial(&pos),
+            None,
+            "a negative serial names only itself"
+        );
         assert_eq!(t.get_serial(&long), Some(CertStatus::Good));
         assert_eq!(t.get_serial(&small), Some(CertStatus::Good));
         let all: Vec<Serial> = t.iter().map(|(s, _)| s).collect();

@@ -682,7 +682,11 @@ async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Resul
         base.apply(changed_rows, g, generation)
     }?;
     let (next, serials) = applied;
-    tracing::debug!(generation = g, changed = serials.len(), "database delta applied");
+    tracing::debug!(
+        generation = g,
+        changed = serials.len(),
+        "database delta applied"
+    );
     let change = if serials.len() > MAX_LISTED_CHANGES {
         Change::All { generation }
     } else {
@@ -731,7 +735,8 @@ async fn report_node(inner: &Arc<Inner>, link: &mut Link) {
     let id = inner.issuer_id.load(Ordering::Relaxed);
     let res = tokio::time::timeout(
         PROBE_TIMEOUT,
-        conn.client.execute(&conn.report, &[&inner.node_id, &id, &g]),
+        conn.client
+            .execute(&conn.report, &[&inner.node_id, &id, &g]),
     )
     .await;
     match res {

@@ -25,6 +25,12 @@ mod ops_metrics;
 mod ops_profile;
 mod ops_readyz;
 mod ops_tls;
+#[cfg(feature = "postgres")]
+mod pg_outage;
+#[cfg(feature = "postgres")]
+mod pg_serve;
+#[cfg(feature = "postgres")]
+mod pg_support;
 mod presign_store;
 mod query_openssl;
 mod query_serve;
@@ -38,12 +44,6 @@ mod serve_live;
 mod serve_multi_ca;
 mod serve_startup;
 mod status_page_browser;
-#[cfg(feature = "postgres")]
-mod pg_outage;
-#[cfg(feature = "postgres")]
-mod pg_serve;
-#[cfg(feature = "postgres")]
-mod pg_support;
 
 use test_support::responder::{self, Run};
 

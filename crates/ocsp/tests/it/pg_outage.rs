@@ -19,7 +19,12 @@ fn database_stopped_under_load_then_restarted() {
     let cluster: &'static PgCluster = Box::leak(Box::new(PgCluster::start_new()));
     let ca = Arc::new(PgCa::on(cluster, "pgdown", &["a", "b"]));
     ca.revoke("b");
-    let strict = ca.serve(&ca.reader_url, "strict", "", &["--metrics-listen", "127.0.0.1:0"]);
+    let strict = ca.serve(
+        &ca.reader_url,
+        "strict",
+        "",
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
     let bounded = ca.serve(
         &ca.reader_url,
         "bounded",
@@ -65,7 +70,10 @@ fn database_stopped_under_load_then_restarted() {
         if code == 503 && metric(&strict, "ocsp_db_up") == 0.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "still ready while the database is down");
+        assert!(
+            Instant::now() < deadline,
+            "still ready while the database is down"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(2500));
@@ -104,9 +112,7 @@ fn database_stopped_under_load_then_restarted() {
         first_try_later < Duration::from_millis(1500),
         "first tryLater {first_try_later:?} after the stop"
     );
-    assert!(strict_seen
-        .iter()
-        .any(|(t, a)| *t > started && a.is_some()));
+    assert!(strict_seen.iter().any(|(t, a)| *t > started && a.is_some()));
     // Bounded: answers for its window after the stop, then tryLater until the restart.
     let answered_late = bounded_seen
         .iter()

@@ -11,7 +11,12 @@ use test_support::responder::Responder;
 fn three_nodes_answer_a_revocation_on_the_very_next_request() {
     let ca = PgCa::new("pg3", &["a", "b", "c"]);
     // Two nodes from --config, as the reader role; one from flags (--db).
-    let n1 = ca.serve(&ca.reader_url, "node-1", "", &["--metrics-listen", "127.0.0.1:0"]);
+    let n1 = ca.serve(
+        &ca.reader_url,
+        "node-1",
+        "",
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
     let n2 = ca.serve(&ca.reader_url, "node-2", "consistency = \"strict\"", &[]);
     let n3 = Responder::start(
         crate::OCSP,
@@ -83,7 +88,9 @@ fn three_nodes_answer_a_revocation_on_the_very_next_request() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(ca.admin("SELECT string_agg(node_id, ',') FROM ocsp_node").contains("node-2"));
+    assert!(ca
+        .admin("SELECT string_agg(node_id, ',') FROM ocsp_node")
+        .contains("node-2"));
 }
 
 #[test]
@@ -111,7 +118,12 @@ fn new_certificates_and_tombstones_are_answered_at_once() {
 fn a_generation_going_back_reloads_everything_and_drops_cached_answers() {
     let ca = PgCa::new("pgback", &["a", "b"]);
     ca.revoke("a");
-    let n = ca.serve(&ca.reader_url, "node", "", &["--metrics-listen", "127.0.0.1:0"]);
+    let n = ca.serve(
+        &ca.reader_url,
+        "node",
+        "",
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
     assert_eq!(ca.status(n.addr(), "a"), "revoked");
     assert_eq!(ca.status(n.addr(), "b"), "good");
     assert_eq!(ca.status(n.addr(), "b"), "good");

@@ -167,10 +167,7 @@ impl PgCa {
     /// response (its status in the Err of a 5xx or a bad answer).
     pub fn ask(&self, addr: SocketAddr, cn: &str) -> Result<Option<String>, String> {
         let req = self.request(cn);
-        let resp = http(
-            addr,
-            &get_req(&get_path_of(&req), &["Connection: close"]),
-        );
+        let resp = http(addr, &get_req(&get_path_of(&req), &["Connection: close"]));
         if resp.status != 200 {
             return Err(format!("HTTP {}", resp.status));
         }

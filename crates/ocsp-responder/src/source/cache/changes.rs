@@ -123,7 +123,10 @@ impl Log {
                 return all;
             };
             match rx.try_recv() {
-                Ok(Change::Serials { generation, serials }) => {
+                Ok(Change::Serials {
+                    generation,
+                    serials,
+                }) => {
                     if !self.valid {
                         self.restart(generation);
                         continue;

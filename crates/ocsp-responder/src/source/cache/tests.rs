@@ -207,7 +207,10 @@ async fn one_revocation_revalidates_only_its_serial() {
     assert_eq!(signs(&kit), 3);
     kit.source.set("01", Some(testkit::revoked()));
     let lookups = kit.source.lookups.load(Ordering::SeqCst);
-    assert_eq!(c.response(&reqs[0]).await.unwrap().statuses, vec!["revoked"]);
+    assert_eq!(
+        c.response(&reqs[0]).await.unwrap().statuses,
+        vec!["revoked"]
+    );
     assert_eq!(signs(&kit), 4, "the revoked serial is signed afresh");
     let hits = c.stats().hits();
     for r in &reqs[1..] {
@@ -226,7 +229,10 @@ async fn one_revocation_revalidates_only_its_serial() {
     kit.source.set("04", Some(CertStatus::Good));
     kit.source.set("03", Some(testkit::revoked()));
     assert_eq!(c.response(&reqs[1]).await.unwrap().statuses, vec!["good"]);
-    assert_eq!(c.response(&reqs[2]).await.unwrap().statuses, vec!["revoked"]);
+    assert_eq!(
+        c.response(&reqs[2]).await.unwrap().statuses,
+        vec!["revoked"]
+    );
     assert_eq!(signs(&kit), 5);
     // "Anything may have changed" (a restore): every answer of the issuer dropped.
     kit.source.restore();

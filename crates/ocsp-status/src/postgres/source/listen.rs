@@ -53,11 +53,7 @@ struct Session {
 /// Connect and LISTEN.
 async fn connect(url: &crate::postgres::DatabaseUrl) -> Result<Session, String> {
     let tls = crate::postgres::connect::tls(url).map_err(|e| e.to_string())?;
-    let (client, mut conn) = url
-        .config()
-        .connect(tls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (client, mut conn) = url.config().connect(tls).await.map_err(|e| e.to_string())?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let pump = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));

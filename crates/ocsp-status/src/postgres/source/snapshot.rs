@@ -142,11 +142,7 @@ impl Snapshot {
             overlay.insert(row.serial, row.status);
         }
         let next = if overlay.len() >= COMPACT_AT {
-            Snapshot::from_table(
-                fold(&self.table, &overlay)?,
-                db_generation,
-                generation,
-            )
+            Snapshot::from_table(fold(&self.table, &overlay)?, db_generation, generation)
         } else {
             Snapshot {
                 table: self.table.clone(),
@@ -222,11 +218,18 @@ mod tests {
                 8,
             )
             .unwrap();
-        assert_eq!(changed.len(), 3, "a tombstone of an absent serial changes nothing");
+        assert_eq!(
+            changed.len(),
+            3,
+            "a tombstone of an absent serial changes nothing"
+        );
         assert_eq!(s2.get(&Serial::from_hex("01").unwrap()), Some(rev.clone()));
         assert_eq!(s2.get(&Serial::from_hex("02").unwrap()), None);
         assert_eq!(s2.counts(), (2, 1));
-        assert_eq!(s.get(&Serial::from_hex("01").unwrap()), Some(CertStatus::Good));
+        assert_eq!(
+            s.get(&Serial::from_hex("01").unwrap()),
+            Some(CertStatus::Good)
+        );
         let folded = fold(&s2.table, &s2.overlay).unwrap();
         assert_eq!(folded.len(), 2);
         assert_eq!(
