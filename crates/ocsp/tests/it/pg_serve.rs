@@ -177,3 +177,41 @@ fn serve_refuses_a_missing_issuer_and_names_the_fix() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("max_staleness_ms"), "{out}");
 }
+
+#[test]
+fn presign_signs_the_database_state_and_serve_checks_it() {
+    let ca = PgCa::new("pgpresign", &["a", "b", "c"]);
+    ca.revoke("a");
+    let cfg = ca.config(&ca.reader_url, "presign", "");
+    let store = ca.pki.dir.join("pg.store");
+    let run = crate::ocsp(&[
+        "presign",
+        "--config",
+        &cfg.display().to_string(),
+        "--out",
+        &store.display().to_string(),
+        "--quiet",
+    ]);
+    let (code, out, err) = run.parts();
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // Three serials, SHA-1 and SHA-256 CertIDs each.
+    assert!(out.contains("wrote 6 answers for 3 serials"), "{out}");
+    // Revoked after presigning: those answers are stale and not served.
+    ca.revoke("b");
+    let n = ca.serve(
+        &ca.reader_url,
+        "node",
+        "",
+        &["--store", &store.display().to_string()],
+    );
+    assert!(
+        n.wait_stderr("response store loaded", Duration::from_secs(10)),
+        "{}",
+        n.stderr()
+    );
+    let log = test_support::process::strip_ansi(&n.stderr());
+    assert!(log.contains("loaded=4") && log.contains("stale=2"), "{log}");
+    for (cn, want) in [("a", "revoked"), ("b", "revoked"), ("c", "good")] {
+        assert_eq!(ca.status(n.addr(), cn), want, "{cn}");
+    }
+}
