@@ -23,9 +23,11 @@
 //!
 //! # Failure
 //!
-//! A probe that fails or takes longer than [`PROBE_TIMEOUT`] fails every caller waiting
-//! for it with [`StatusError::Unavailable`] (`tryLater`); no caller waits longer than
-//! [`WAIT_LIMIT`]. The connection is dropped and made again on the next demand, no sooner
+//! A probe whose generation read fails or takes longer than [`PROBE_TIMEOUT`] fails every
+//! caller waiting for it with [`StatusError::Unavailable`] (`tryLater`); no caller waits
+//! longer than [`WAIT_LIMIT`]. Reading a delta or reloading everything may take up to
+//! [`APPLY_TIMEOUT`] (a bulk import, a restore): callers are answered `tryLater` meanwhile
+//! and the state is swapped in once complete. The connection is dropped and made again on the next demand, no sooner
 //! than a capped, jittered backoff (50 ms doubling to 1 s); during the backoff callers
 //! are answered `Unavailable` at once. The last good state is kept (bounded mode serves
 //! it for N ms). A generation lower than the one held (a restore, a failover to a replica
@@ -68,6 +70,10 @@ use tokio_postgres::{Client, Statement};
 
 /// How long one probe (generation read and delta) may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long applying a delta or reloading everything may take (a bulk import, a restore).
+pub const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long opening (connect, checks, first load) may take before `serve` gives up.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 /// The longest a caller waits for a probe before it is answered `Unavailable`.
@@ -156,6 +162,9 @@ struct Inner {
     /// Whether `ocsp serve` follows this source (heartbeat and node reports).
     following: AtomicBool,
     prober: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the prober task runs (cleared when its future is dropped: a runtime that
+    /// shut down), read on every lookup instead of the mutex.
+    prober_up: Arc<AtomicBool>,
     book: Mutex<Book>,
 }
 
@@ -189,13 +198,24 @@ impl PgSource {
                     .build()
                     .map_err(|e| format!("cannot start a runtime to load the database: {e}"))?;
                 rt.block_on(async move {
-                    let mut client = crate::postgres::connect(&url2)
+                    let work = async {
+                        let mut client = crate::postgres::connect(&url2)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        schema::ready(&client, schema::Role::Reader)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        load(&mut client, &issuer2).await
+                    };
+                    tokio::time::timeout(OPEN_TIMEOUT, work)
                         .await
-                        .map_err(|e| e.to_string())?;
-                    schema::ready(&client, schema::Role::Reader)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    load(&mut client, &issuer2).await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "the database at {} did not finish the first load within {} s",
+                                url2.redacted(),
+                                OPEN_TIMEOUT.as_secs()
+                            ))
+                        })
                 })
             })
             .join()
@@ -239,6 +259,7 @@ impl PgSource {
             force_reload: AtomicBool::new(false),
             following: AtomicBool::new(false),
             prober: Mutex::new(None),
+            prober_up: Arc::new(AtomicBool::new(false)),
             book: Mutex::new(Book {
                 attempted_at,
                 took: started.elapsed(),
@@ -292,7 +313,11 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
                 issuer.subject
             )
         })?;
-    let (id, generation, name): (i32, i64, String) = (row.get(0), row.get(1), row.get(2));
+    let (id, generation, name): (i32, i64, String) = (
+        row.try_get(0).map_err(query_error)?,
+        row.try_get(1).map_err(query_error)?,
+        row.try_get(2).map_err(query_error)?,
+    );
     let params: [&(dyn ToSql + Sync); 1] = [&id];
     let rows = tx
         .query_raw(LOAD_SQL, params.iter().copied())
@@ -302,7 +327,7 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
     let mut b = TableBuilder::with_capacity(0);
     let mut n = 0usize;
     while let Some(r) = rows.try_next().await.map_err(query_error)? {
-        let row = Row::from_columns(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))?;
+        let row = row_of(&r, r.try_get(0).map_err(query_error)?, 1)?;
         n += 1;
         if let Some(st) = &row.status {
             b.push_serial(&row.serial, snapshot::revocation(st), n)?;
@@ -316,6 +341,18 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
         name,
         table,
     })
+}
+
+/// A status row from its columns: serial given, then status, revoked_at, reason and
+/// invalidity_date from column `at` on.
+fn row_of(r: &tokio_postgres::Row, serial: &[u8], at: usize) -> Result<Row, String> {
+    Row::from_columns(
+        serial,
+        r.try_get(at).map_err(query_error)?,
+        r.try_get(at + 1).map_err(query_error)?,
+        r.try_get(at + 2).map_err(query_error)?,
+        r.try_get(at + 3).map_err(query_error)?,
+    )
 }
 
 fn query_error(e: tokio_postgres::Error) -> String {
@@ -366,8 +403,12 @@ impl Inner {
 
     /// Start the prober on the current runtime if it is not running.
     fn ensure_prober(self: &Arc<Self>) -> Result<(), StatusError> {
+        if self.prober_up.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut slot = self.prober.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) && self.prober_up.load(Ordering::Acquire)
+        {
             return Ok(());
         }
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -375,7 +416,12 @@ impl Inner {
         })?;
         let weak = Arc::downgrade(self);
         let wake = self.wake.clone();
-        *slot = Some(handle.spawn(prober(weak, wake)));
+        let up = Up(self.prober_up.clone());
+        up.0.store(true, Ordering::Release);
+        *slot = Some(handle.spawn(async move {
+            let _up = up;
+            prober(weak, wake).await;
+        }));
         Ok(())
     }
 
@@ -437,6 +483,15 @@ impl Inner {
             }
         }
         self.state.store(Arc::new(next));
+    }
+}
+
+/// Clears the prober's flag when the prober's future is dropped.
+struct Up(Arc<AtomicBool>);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -595,25 +650,60 @@ async fn prober(weak: Weak<Inner>, wake: Arc<Notify>) {
     }
 }
 
-/// One probe: the generation, and the delta or a full reload when it moved.
+/// One probe: the generation (within [`PROBE_TIMEOUT`]), then the delta or a full reload
+/// when it moved (within [`APPLY_TIMEOUT`]: a bulk import or a restore takes longer than
+/// a probe; callers stop waiting at [`WAIT_LIMIT`] meanwhile).
 async fn probe(inner: &Arc<Inner>, link: &mut Link) -> Result<(), String> {
-    let result = {
+    let step = {
         let conn = link.get(&inner.url).await?;
-        tokio::time::timeout(PROBE_TIMEOUT, sync(inner, conn)).await
+        tokio::time::timeout(PROBE_TIMEOUT, check(inner, conn)).await
     };
-    match result {
+    let step = match step {
+        Ok(Ok(step)) => step,
+        Ok(Err(e)) => return Err(link.fail(e)),
+        Err(_) => {
+            return Err(link.fail(format!(
+                "the database at {} did not answer within {} ms",
+                inner.url.redacted(),
+                PROBE_TIMEOUT.as_millis()
+            )))
+        }
+    };
+    let applied = {
+        let conn = link.get(&inner.url).await?;
+        let st = inner.state.load_full();
+        let work = async {
+            match step {
+                Step::Current => Ok(()),
+                Step::Delta => delta(inner, conn, &st).await,
+                Step::Reload(why) => full_reload(inner, conn, &st, &why).await,
+            }
+        };
+        tokio::time::timeout(APPLY_TIMEOUT, work).await
+    };
+    match applied {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(link.fail(e)),
         Err(_) => Err(link.fail(format!(
-            "the database at {} did not answer within {} ms",
+            "reading changes from the database at {} took longer than {} s",
             inner.url.redacted(),
-            PROBE_TIMEOUT.as_millis()
+            APPLY_TIMEOUT.as_secs()
         ))),
     }
 }
 
-/// Bring the state up to the database's generation.
-async fn sync(inner: &Arc<Inner>, conn: &mut Conn) -> Result<(), String> {
+/// What a generation check found.
+enum Step {
+    /// Nothing changed.
+    Current,
+    /// The generation moved on: read the delta.
+    Delta,
+    /// Reload everything, for this reason.
+    Reload(String),
+}
+
+/// Read the issuer's generation and decide.
+async fn check(inner: &Arc<Inner>, conn: &mut Conn) -> Result<Step, String> {
     let st = inner.state.load_full();
     let id = inner.issuer_id.load(Ordering::Relaxed);
     let row = conn
@@ -622,23 +712,20 @@ async fn sync(inner: &Arc<Inner>, conn: &mut Conn) -> Result<(), String> {
         .await
         .map_err(query_error)?;
     let forced = inner.force_reload.swap(false, Ordering::AcqRel);
-    let g: Option<i64> = row.map(|r| r.get(0));
-    match g {
-        Some(g) if !forced && g == st.db_generation => Ok(()),
-        Some(g) if !forced && g > st.db_generation => delta(inner, conn, &st).await,
-        _ => {
-            // Went back (restore, failover), the issuer row is gone, or SIGHUP.
-            let why = match g {
-                None => "the issuer's row is gone".to_string(),
-                Some(g) if g < st.db_generation => format!(
-                    "the database generation went back from {} to {g} (restore or failover)",
-                    st.db_generation
-                ),
-                Some(_) => "reload requested".to_string(),
-            };
-            full_reload(inner, conn, &st, &why).await
-        }
-    }
+    let g: Option<i64> = match row {
+        Some(r) => Some(r.try_get(0).map_err(query_error)?),
+        None => None,
+    };
+    Ok(match g {
+        Some(g) if !forced && g == st.db_generation => Step::Current,
+        Some(g) if !forced && g > st.db_generation => Step::Delta,
+        None => Step::Reload("the issuer's row is gone".into()),
+        Some(g) if g < st.db_generation => Step::Reload(format!(
+            "the database generation went back from {} to {g} (restore or failover)",
+            st.db_generation
+        )),
+        Some(_) => Step::Reload("reload requested".into()),
+    })
 }
 
 async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Result<(), String> {
@@ -651,7 +738,7 @@ async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Resul
     let Some(first) = rows.first() else {
         return Err("the issuer's row is gone".into());
     };
-    let g: i64 = first.get(0);
+    let g: i64 = first.try_get(0).map_err(query_error)?;
     if g < st.db_generation {
         return Err(format!(
             "the database generation went back from {} to {g}",
@@ -660,16 +747,9 @@ async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Resul
     }
     let mut changed_rows = Vec::with_capacity(rows.len());
     for r in &rows {
-        let serial: Option<&[u8]> = r.get(1);
+        let serial: Option<&[u8]> = r.try_get(1).map_err(query_error)?;
         let Some(serial) = serial else { continue };
-        let status: &str = r.get(2);
-        changed_rows.push(Row::from_columns(
-            serial,
-            status,
-            r.get(3),
-            r.get(4),
-            r.get(5),
-        )?);
+        changed_rows.push(row_of(r, serial, 2)?);
     }
     let generation = st.generation + u64::try_from(g - st.db_generation).unwrap_or(0);
     let big = changed_rows.len() >= snapshot::COMPACT_AT;
