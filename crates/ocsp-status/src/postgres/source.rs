@@ -284,6 +284,11 @@ impl PgSource {
     pub fn heap_bytes(&self) -> usize {
         self.inner.state.load().heap_bytes()
     }
+
+    /// Generation checks begun so far (each may serve any number of lookups).
+    pub fn probes(&self) -> u64 {
+        self.inner.started.load(Ordering::Relaxed)
+    }
 }
 
 /// What a full load read.

@@ -6,5 +6,6 @@
 
 mod index_txt_openssl;
 mod index_txt_scale;
+mod pg_source;
 mod postgres_schema;
 mod prop_index_line;
