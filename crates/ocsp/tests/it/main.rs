@@ -11,6 +11,7 @@
 
 mod cli_docs;
 mod cli_usage;
+mod db_cli;
 mod demo;
 mod error_messages;
 mod inspect_cli;
