@@ -46,8 +46,29 @@ fn three_nodes_answer_a_revocation_on_the_very_next_request() {
     assert_eq!(ca.status(n1.addr(), "b"), "good");
     assert_eq!(metric(&n1, "ocsp_signatures_total"), signed);
 
-    ca.revoke("a");
-    // The commit has returned: every node, on its very next request, says revoked
+    // Revoked through the CLI, as the writer role.
+    let revoke = |cn: &str, wait: bool| {
+        let cert = ca.pki.pem(cn);
+        let mut args = vec![
+            "revoke",
+            "--db",
+            ca.writer_url.as_str(),
+            "--ca",
+            ca.pki.cacert.to_str().unwrap(),
+            "--cert",
+            cert.as_str(),
+            "--reason",
+            "keyCompromise",
+        ];
+        if wait {
+            args.push("--wait=10");
+        }
+        let (code, out, err) = crate::ocsp(&args).parts();
+        assert_eq!(code, Some(0), "ocsp revoke {cn}: {out}\n{err}");
+        format!("{out}{err}")
+    };
+    revoke("a", false);
+    // `ocsp revoke` has returned: every node, on its very next request, says revoked
     // (openssl ocsp as the client).
     for n in nodes {
         let q = ca.pki.query(
@@ -91,6 +112,11 @@ fn three_nodes_answer_a_revocation_on_the_very_next_request() {
     assert!(ca
         .admin("SELECT string_agg(node_id, ',') FROM ocsp_node")
         .contains("node-2"));
+    // `revoke --wait` returns once all three have it.
+    let out = revoke("c", true);
+    for n in nodes {
+        assert_eq!(ca.status(n.addr(), "c"), "revoked", "{out}");
+    }
 }
 
 #[test]
