@@ -112,7 +112,7 @@ fn strict_checks_are_coalesced_and_every_commit_before_a_lookup_is_seen() {
             t.await.unwrap();
         }
         let probes = src.probes() - before;
-        assert!(probes >= 1 && probes <= 20, "{probes} checks for 200 lookups");
+        assert!((1..=20).contains(&probes), "{probes} checks for 200 lookups");
         // A commit that returned before the lookup is seen by it, named in the changes.
         let g0 = src.generation().await.unwrap();
         exec(
