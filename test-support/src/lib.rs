@@ -20,6 +20,7 @@
 //! | [`inproc`] | CAs made with rcgen and issuers wired in-process |
 //! | [`judge`] | never wrong in the dangerous direction: verify an answer, check it against the index |
 //! | [`measure`] | `/proc` readings, fd limit, percentiles |
+//! | [`postgres`] | a throwaway PostgreSQL cluster (or `OCSP_TEST_DATABASE_URL`), one per test binary |
 //!
 //! [`prelude`] re-exports the items test files use most.
 //!
@@ -37,6 +38,7 @@ pub mod measure;
 pub mod openssl;
 pub mod openssl_responder;
 pub mod pki;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod responder;

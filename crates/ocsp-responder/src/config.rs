@@ -43,6 +43,68 @@ pub struct Config {
     /// The metrics and health listener (`--metrics-listen`).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The PostgreSQL database of `[issuer.status] type = "postgres"` (`--db`).
+    #[serde(default)]
+    pub database: DatabaseConfig,
+}
+
+/// `[database]`: where the PostgreSQL status sources read from. The URL comes from
+/// `--db`, else `url`, else `OCSP_DATABASE_URL`, else the first line of `url_file` (the
+/// place for a password: a file only the responder's user can read).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=ca.pem`.
+    pub url: Option<String>,
+    /// A file holding the URL on its first line.
+    pub url_file: Option<PathBuf>,
+    /// This node's name in the database's node reports (`ocsp revoke --wait`); default
+    /// `HOSTNAME:PORT` of the first listener.
+    pub node_id: Option<String>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_ref().map(|_| "(redacted)"))
+            .field("url_file", &self.url_file)
+            .field("node_id", &self.node_id)
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL to use: `url` (from `--db` or the file), else `OCSP_DATABASE_URL`, else
+    /// the first non-comment line of `url_file`; `Ok(None)` when none is given.
+    pub fn resolve_url(&self) -> Result<Option<String>, String> {
+        if let Some(u) = &self.url {
+            return Ok(Some(u.clone()));
+        }
+        if let Ok(u) = std::env::var("OCSP_DATABASE_URL") {
+            if !u.trim().is_empty() {
+                return Ok(Some(u.trim().to_string()));
+            }
+        }
+        let Some(path) = &self.url_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "[database] url_file {}: cannot read: {e} (it holds postgres://USER:PASSWORD@HOST/DATABASE on one line, readable by the responder's user only)",
+                path.display()
+            )
+        })?;
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| Some(l.to_string()))
+            .ok_or_else(|| {
+                format!(
+                    "[database] url_file {}: empty (write postgres://USER:PASSWORD@HOST/DATABASE into it)",
+                    path.display()
+                )
+            })
+    }
 }
 
 /// HTTPS next to the plain listeners: rustls (aws-lc-rs), HTTP/2 by ALPN.
@@ -478,9 +540,13 @@ impl Config {
                 reason: e.to_string(),
             })?;
         }
-        for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()]
-            .into_iter()
-            .flatten()
+        for p in [
+            cfg.tls.cert.as_mut(),
+            cfg.tls.key.as_mut(),
+            cfg.database.url_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -13,5 +13,6 @@ pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
 pub mod setup;
+pub mod setup_db;
 pub mod source;
 pub mod status_page;

@@ -27,6 +27,7 @@
 //! | `ocsp_index_generation` | gauge | `issuer` | generation served (changes with every change of status) |
 //! | `ocsp_index_last_reload_timestamp_seconds` | gauge | `issuer` | when the last (re)load was attempted |
 //! | `ocsp_index_last_reload_success` | gauge | `issuer` | 1 if it succeeded, 0 if the last good state is still served |
+//! | `ocsp_db_up` | gauge | `issuer` | PostgreSQL sources: 1 if the database answered the last probe, 0 if not (strict answers `tryLater`) |
 //! | `ocsp_index_loaded_timestamp_seconds` | gauge | `issuer` | when the served snapshot was read |
 //! | `ocsp_index_reloads_total` / `ocsp_index_reload_failures_total` | counter | `issuer` | (re)loads that succeeded / failed |
 //! | `ocsp_responder_cert_expiry_seconds` | gauge | `issuer` | seconds until the responder certificate's notAfter (negative: expired) |
@@ -94,6 +95,8 @@ pub const INDEX_GENERATION: &str = "ocsp_index_generation";
 pub const INDEX_LAST_RELOAD: &str = "ocsp_index_last_reload_timestamp_seconds";
 /// Whether the last index (re)load succeeded, by issuer.
 pub const INDEX_LAST_RELOAD_SUCCESS: &str = "ocsp_index_last_reload_success";
+/// Whether the issuer's database answered its last probe (PostgreSQL sources), by issuer.
+pub const DB_UP: &str = "ocsp_db_up";
 /// When the served snapshot was read, by issuer.
 pub const INDEX_LOADED: &str = "ocsp_index_loaded_timestamp_seconds";
 /// Successful index (re)loads, by issuer.
@@ -193,6 +196,10 @@ pub fn describe() {
     describe_gauge!(
         INDEX_LAST_RELOAD_SUCCESS,
         "1 if the last index (re)load succeeded, 0 if it failed and the last good state is served."
+    );
+    describe_gauge!(
+        DB_UP,
+        "1 if the issuer's PostgreSQL database answered the last probe, 0 if not (strict sources then answer tryLater), by issuer."
     );
     describe_gauge!(
         INDEX_LOADED,
@@ -450,6 +457,8 @@ pub struct SourceSnapshot {
     pub reloads: u64,
     /// Failed reloads.
     pub failures: u64,
+    /// Whether the source is a database (then `last_ok` is exported as `ocsp_db_up`).
+    pub database: bool,
 }
 
 /// The signing pool's counters, read at scrape time.
@@ -577,6 +586,9 @@ impl Exporter {
                 0.0
             });
             gauge!(INDEX_LOADED, "issuer" => issuer.clone()).set(snap.loaded_at.0 as f64);
+            if snap.database {
+                gauge!(DB_UP, "issuer" => issuer.clone()).set(if snap.last_ok { 1.0 } else { 0.0 });
+            }
             counter!(INDEX_RELOADS, "issuer" => issuer.clone()).absolute(snap.reloads);
             counter!(INDEX_RELOAD_FAILURES, "issuer" => issuer).absolute(snap.failures);
         }
@@ -649,6 +661,7 @@ mod tests {
                     loaded_at: Timestamp(800),
                     reloads: 3,
                     failures: 1,
+                    database: true,
                 })
             })),
         );
@@ -710,6 +723,7 @@ mod tests {
         assert_eq!(get(r#"ocsp_connections_open{scheme="https"}"#), 0.0);
         assert_eq!(get(r#"ocsp_index_entries{issuer="Test CA"}"#), 7.0);
         assert_eq!(get(r#"ocsp_index_generation{issuer="Test CA"}"#), 3.0);
+        assert_eq!(get(r#"ocsp_db_up{issuer="Test CA"}"#), 0.0);
         assert_eq!(
             get(r#"ocsp_index_last_reload_success{issuer="Test CA"}"#),
             0.0

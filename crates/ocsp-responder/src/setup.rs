@@ -102,13 +102,18 @@ pub fn open_status(
     clock: &SharedClock,
 ) -> Result<Arc<dyn StatusSource>, SetupError> {
     let status = issuer.status_config()?;
-    Ok(status.open(&open_options(cfg, clock))?)
+    let mut opts = open_options(cfg, clock);
+    if let ocsp_status::StatusConfig::Postgres(_) = status {
+        crate::setup_db::database_options(cfg, issuer, &mut opts)?;
+    }
+    Ok(status.open(&opts)?)
 }
 
 fn open_options(cfg: &Config, clock: &SharedClock) -> OpenOptions {
     OpenOptions {
         default_index_check_ms: cfg.server.index_check_ms,
         clock: clock.clone(),
+        ..OpenOptions::default()
     }
 }
 

@@ -31,6 +31,89 @@ pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
 pub enum StatusConfig {
     /// An OpenSSL CA database (`index.txt`), reloaded when `openssl ca` replaces it.
     IndexTxt(IndexTxtConfig),
+    /// A PostgreSQL database shared by many nodes (`[database]` says where); the issuer
+    /// is the one registered with this `[[issuer]]`'s CA certificate (key and name).
+    Postgres(PostgresConfig),
+}
+
+/// `type = "postgres"`: how fresh answers must be.
+///
+/// ```toml
+/// [issuer.status]
+/// type = "postgres"
+/// consistency = "strict"      # the default
+/// # max_staleness_ms = 500    # bounded instead: answers up to 500 ms behind
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `strict` (the default) or `bounded` (then `max_staleness_ms` is required).
+    #[serde(default)]
+    pub consistency: Option<Consistency>,
+    /// Bounded staleness in milliseconds: answers may be this far behind the database.
+    #[serde(default)]
+    pub max_staleness_ms: Option<u64>,
+}
+
+/// `consistency = …` of a PostgreSQL source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    /// Every answer reflects every commit that finished before the request arrived.
+    Strict,
+    /// Answers may be up to `max_staleness_ms` behind.
+    Bounded,
+}
+
+/// How fresh a PostgreSQL source keeps its answers, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Each lookup waits for a generation check that started after it.
+    Strict,
+    /// Lookups are served while the state was confirmed less than this long ago.
+    Bounded(Duration),
+}
+
+impl PostgresConfig {
+    /// The freshness these keys ask for, or what is wrong with them.
+    pub fn freshness(&self) -> Result<Freshness, String> {
+        match (self.consistency, self.max_staleness_ms) {
+            (None | Some(Consistency::Strict), None) => Ok(Freshness::Strict),
+            (Some(Consistency::Strict), Some(_)) => Err(
+                "[issuer.status] consistency = \"strict\" takes no max_staleness_ms: drop one of them"
+                    .into(),
+            ),
+            (Some(Consistency::Bounded), None) => Err(
+                "[issuer.status] consistency = \"bounded\" needs max_staleness_ms = N (milliseconds)"
+                    .into(),
+            ),
+            (_, Some(0)) => Err(
+                "[issuer.status] max_staleness_ms = 0 is strict: write consistency = \"strict\""
+                    .into(),
+            ),
+            (None | Some(Consistency::Bounded), Some(ms)) => {
+                Ok(Freshness::Bounded(Duration::from_millis(ms)))
+            }
+        }
+    }
+}
+
+/// Where the database is, for sources of `type = "postgres"` (`[database]`, `--db`).
+#[derive(Clone, Default)]
+pub struct DatabaseOptions {
+    /// The URL (it may hold a password: never printed; `Debug` hides it).
+    pub url: String,
+    /// This node's name in `ocsp_node` (what `ocsp revoke --wait` waits for).
+    pub node_id: String,
+}
+
+impl std::fmt::Debug for DatabaseOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseOptions")
+            .field("url", &"(redacted)")
+            .field("node_id", &self.node_id)
+            .finish()
+    }
 }
 
 /// `type = "index_txt"`.
@@ -52,6 +135,10 @@ pub enum OpenError {
     /// The index file is missing, unreadable or has a bad line.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The database cannot be used (unreachable, schema, privileges, issuer not
+    /// registered), or this build cannot use one; the message names the fix.
+    #[error("{0}")]
+    Database(String),
 }
 
 /// What `open` needs besides the table itself.
@@ -61,6 +148,10 @@ pub struct OpenOptions {
     pub default_index_check_ms: u64,
     /// The clock of reload reports.
     pub clock: SharedClock,
+    /// The database, for `type = "postgres"`.
+    pub database: Option<DatabaseOptions>,
+    /// The issuer's certificate (DER), for backends that find the issuer by it.
+    pub issuer_cert: Option<Arc<[u8]>>,
 }
 
 impl Default for OpenOptions {
@@ -68,6 +159,8 @@ impl Default for OpenOptions {
         OpenOptions {
             default_index_check_ms: DEFAULT_INDEX_CHECK_MS,
             clock: crate::clock::system(),
+            database: None,
+            issuer_cert: None,
         }
     }
 }
@@ -92,6 +185,7 @@ impl StatusConfig {
                 ));
                 Ok(source)
             }
+            StatusConfig::Postgres(c) => open_postgres(c, opts),
         }
     }
 
@@ -103,6 +197,7 @@ impl StatusConfig {
                     c.path = base.join(&c.path);
                 }
             }
+            StatusConfig::Postgres(_) => {}
         }
     }
 
@@ -110,8 +205,30 @@ impl StatusConfig {
     pub fn describe(&self) -> String {
         match self {
             StatusConfig::IndexTxt(c) => format!("index_txt {}", c.path.display()),
+            StatusConfig::Postgres(c) => match c.freshness() {
+                Ok(Freshness::Bounded(d)) => {
+                    format!("postgres (bounded, {} ms)", d.as_millis())
+                }
+                _ => "postgres (strict)".to_string(),
+            },
         }
     }
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(
+    c: &PostgresConfig,
+    opts: &OpenOptions,
+) -> Result<Arc<dyn StatusSource>, OpenError> {
+    let source = crate::postgres::source::PgSource::open_blocking(c, opts)?;
+    Ok(source)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &PostgresConfig, _: &OpenOptions) -> Result<Arc<dyn StatusSource>, OpenError> {
+    Err(OpenError::Database(
+        "[issuer.status] type = \"postgres\": this build has no PostgreSQL support; build with the `postgres` feature (the default of the ocsp binary)".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -140,10 +257,36 @@ mod tests {
             "[status]\ntype = \"index_txt\"\n",
             "[status]\ntype = \"index_txt\"\npath = \"i\"\nbogus = 1\n",
             "[status]\ntype = \"ldap\"\npath = \"i\"\n",
+            "[status]\ntype = \"postgres\"\nbogus = 1\n",
             "[status]\npath = \"i\"\n",
         ] {
             assert!(toml::from_str::<Wrapper>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn postgres_freshness() {
+        let parse = |t: &str| {
+            let w: Wrapper =
+                toml::from_str(&format!("[status]\ntype = \"postgres\"\n{t}")).unwrap();
+            match w.status {
+                StatusConfig::Postgres(c) => c.freshness(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(""), Ok(Freshness::Strict));
+        assert_eq!(parse("consistency = \"strict\""), Ok(Freshness::Strict));
+        assert_eq!(
+            parse("max_staleness_ms = 250"),
+            Ok(Freshness::Bounded(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            parse("consistency = \"bounded\"\nmax_staleness_ms = 250"),
+            Ok(Freshness::Bounded(Duration::from_millis(250)))
+        );
+        assert!(parse("consistency = \"bounded\"").is_err());
+        assert!(parse("consistency = \"strict\"\nmax_staleness_ms = 5").is_err());
+        assert!(parse("max_staleness_ms = 0").is_err());
     }
 
     #[test]

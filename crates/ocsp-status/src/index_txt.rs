@@ -28,7 +28,7 @@
 
 mod lex;
 mod parse;
-mod table;
+pub(crate) mod table;
 
 pub use parse::{parse, IndexEntry, IndexFlag};
 pub use table::IndexSnapshot;

@@ -29,6 +29,8 @@
 pub mod clock;
 pub mod config;
 pub mod index_txt;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use config::{IndexTxtConfig, StatusConfig};

@@ -40,6 +40,21 @@ pub enum Command {
     /// Write the manual pages (one per subcommand, and ocsp.toml(5)) into a directory.
     #[command(hide = true)]
     Man(cmd::man::Args),
+    /// Create, upgrade or check the PostgreSQL status database (migrate, check).
+    #[cfg(feature = "postgres")]
+    Db(cmd::db::Args),
+    /// Load an OpenSSL CA database or a directory of certificates into the status database.
+    #[cfg(feature = "postgres")]
+    Import(Box<cmd::import::Args>),
+    /// Revoke one certificate in the status database.
+    #[cfg(feature = "postgres")]
+    Revoke(Box<cmd::revoke::RevokeArgs>),
+    /// Lift a certificateHold (or, forced, any revocation) in the status database.
+    #[cfg(feature = "postgres")]
+    Unrevoke(Box<cmd::revoke::UnrevokeArgs>),
+    /// Print what the status database says about one serial, and which nodes have seen it.
+    #[cfg(feature = "postgres")]
+    Status(Box<cmd::revoke::StatusArgs>),
 }
 
 impl Command {
@@ -55,6 +70,16 @@ impl Command {
             Command::CheckConfig(a) => cmd::check_config::run(a),
             Command::Completions(a) => cmd::completions::run(a),
             Command::Man(a) => cmd::man::run(a),
+            #[cfg(feature = "postgres")]
+            Command::Db(a) => cmd::db::run(a),
+            #[cfg(feature = "postgres")]
+            Command::Import(a) => cmd::import::run(*a),
+            #[cfg(feature = "postgres")]
+            Command::Revoke(a) => cmd::revoke::run_revoke(*a),
+            #[cfg(feature = "postgres")]
+            Command::Unrevoke(a) => cmd::revoke::run_unrevoke(*a),
+            #[cfg(feature = "postgres")]
+            Command::Status(a) => cmd::revoke::run_status(*a),
         }
     }
 }

@@ -17,7 +17,9 @@ use ocsp_proto::x509_ocsp::BasicOcspResponse;
 use ocsp_proto::{
     cert_id, CertStatus, HashAlg, IssuerIdentity, Revocation, RevocationReason, Serial, Timestamp,
 };
-use ocsp_status::{Lookup, SharedClock, StatusEntry, StatusError, StatusSource};
+use ocsp_status::{
+    Change, Changes, Lookup, SharedClock, SourceReport, StatusEntry, StatusError, StatusSource,
+};
 use spki::AlgorithmIdentifierOwned;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +39,8 @@ pub struct MemSource {
     state: Mutex<(HashMap<Serial, CertStatus>, u64)>,
     pub lookups: AtomicU64,
     pub generations: AtomicU64,
+    /// Per-serial change notifications, when made with [`MemSource::with_changes`].
+    changes: Option<tokio::sync::broadcast::Sender<Change>>,
 }
 
 impl MemSource {
@@ -54,20 +58,51 @@ impl MemSource {
         Arc::new(m)
     }
 
+    /// [`MemSource::new`] that also names the serials each change touched
+    /// ([`StatusSource::changes`]), as a database source does.
+    pub fn with_changes(entries: &[(&str, Option<CertStatus>)]) -> Arc<MemSource> {
+        let mut m = Arc::into_inner(MemSource::new(entries)).unwrap();
+        m.changes = Some(tokio::sync::broadcast::channel(16).0);
+        Arc::new(m)
+    }
+
     /// Set (or remove, with `None`) a status: a new snapshot.
     pub fn set(&self, hex: &str, status: Option<CertStatus>) {
         let mut s = self.state.lock().unwrap();
         let serial = Serial::from_hex(hex).unwrap();
         match status {
-            Some(st) => s.0.insert(serial, st),
+            Some(st) => s.0.insert(serial.clone(), st),
             None => s.0.remove(&serial),
         };
         s.1 += 1;
+        self.send(Change::Serials {
+            generation: s.1,
+            serials: vec![serial].into(),
+        });
     }
 
     /// A new snapshot with the same content (a reload of an unchanged file).
     pub fn bump(&self) {
-        self.state.lock().unwrap().1 += 1;
+        let mut s = self.state.lock().unwrap();
+        s.1 += 1;
+        self.send(Change::Serials {
+            generation: s.1,
+            serials: Vec::new().into(),
+        });
+    }
+
+    /// A new snapshot with the same content announced as "anything may have changed"
+    /// (a restore).
+    pub fn restore(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.1 += 1;
+        self.send(Change::All { generation: s.1 });
+    }
+
+    fn send(&self, change: Change) {
+        if let Some(tx) = &self.changes {
+            let _ = tx.send(change);
+        }
     }
 }
 
@@ -103,6 +138,25 @@ impl StatusSource for MemSource {
             });
         }
         Ok(generation)
+    }
+    fn changes(&self) -> Option<Changes> {
+        self.changes.as_ref().map(|tx| tx.subscribe())
+    }
+    fn report(&self) -> Option<SourceReport> {
+        let s = self.state.lock().unwrap();
+        Some(SourceReport {
+            kind: "memory",
+            location: String::new(),
+            generation: s.1,
+            entries: s.0.len() as u64,
+            revoked: 0,
+            attempted_at: Timestamp(0),
+            took: std::time::Duration::ZERO,
+            error: None,
+            loaded_at: Timestamp(0),
+            reloads: 1,
+            failures: 0,
+        })
     }
     fn describe(&self) -> String {
         "memory".into()
@@ -166,6 +220,15 @@ impl Kit {
     }
 
     pub fn with_policy(entries: &[(&str, Option<CertStatus>)], policy: UnknownSerial) -> Kit {
+        Kit::with_source(MemSource::new(entries), policy)
+    }
+
+    /// A kit whose source names the serials each change touched.
+    pub fn with_changes(entries: &[(&str, Option<CertStatus>)]) -> Kit {
+        Kit::with_source(MemSource::with_changes(entries), UnknownSerial::Unknown)
+    }
+
+    fn with_source(source: Arc<MemSource>, policy: UnknownSerial) -> Kit {
         let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params
@@ -192,7 +255,6 @@ impl Kit {
             not_after: Timestamp::from_x509(&ca.tbs_certificate.validity.not_after),
             delegated: false,
         });
-        let source = MemSource::new(entries);
         let issuer = Issuer {
             name: "test".into(),
             identity: IssuerIdentity::of(&ca).unwrap(),

@@ -6,6 +6,11 @@
 //! into the revocations (none for a good entry) and the line number. Revocations take 24
 //! bytes each, hold-instruction OIDs are interned. Serials longer than 20 octets (which
 //! openssl accepts) go to a small side list. No per-line allocation.
+//!
+//! The same table serves the PostgreSQL source (`crate::postgres`), built from serials
+//! rather than hex digits ([`TableBuilder::push_serial`]): there a record's `line` is its
+//! position in the load, and negative serials (which a database may hold, and which no
+//! magnitude can name) go to a second side list, looked up by [`Table::get_serial`].
 
 use super::lex::{hex_magnitude, hex_val, strip_zero_digits, ScanError};
 use const_oid::ObjectIdentifier;
@@ -65,11 +70,13 @@ pub(crate) struct Table {
     long: Vec<LongRec>,
     revs: Vec<Rev>,
     holds: Vec<ObjectIdentifier>,
+    /// Negative serials, in their `Serial` form (`0x00` then the content octets), sorted.
+    negative: Vec<LongRec>,
 }
 
 impl Table {
     pub(crate) fn len(&self) -> usize {
-        self.recs.len() + self.long.len()
+        self.recs.len() + self.long.len() + self.negative.len()
     }
 
     pub(crate) fn revoked(&self) -> usize {
@@ -84,8 +91,23 @@ impl Table {
             + self
                 .long
                 .iter()
+                .chain(&self.negative)
                 .map(|l| std::mem::size_of::<LongRec>() + l.serial.len())
                 .sum::<usize>()
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// The status of `serial`, negative serials included (they match only themselves).
+    pub(crate) fn get_serial(&self, serial: &Serial) -> Option<CertStatus> {
+        if serial.is_negative() {
+            let bytes = serial.as_bytes();
+            let i = self
+                .negative
+                .binary_search_by(|l| l.serial.as_ref().cmp(bytes))
+                .ok()?;
+            return Some(self.status_of(self.negative[i].rev));
+        }
+        self.get(serial.as_bytes())
     }
 
     /// The status of the serial with magnitude `bytes` (leading zeros allowed), or `None`.
@@ -131,7 +153,11 @@ impl Table {
             .long
             .iter()
             .map(|l| (Serial::from_der_content(&l.serial), self.status_of(l.rev)));
-        short.chain(long)
+        let negative = self
+            .negative
+            .iter()
+            .map(|l| (negative_serial(&l.serial), self.status_of(l.rev)));
+        short.chain(long).chain(negative)
     }
 }
 
@@ -201,6 +227,11 @@ impl Table {
     }
 }
 
+/// The `Serial` of a negative entry (stored as `0x00` then the content octets).
+fn negative_serial(stored: &[u8]) -> Serial {
+    Serial::from_integer_content(stored.get(1..).unwrap_or_default())
+}
+
 fn cmp_magnitude(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
@@ -238,8 +269,88 @@ impl TableBuilder {
         revocation: Option<&Revocation>,
         line: usize,
     ) -> Result<(), String> {
+        let rev = self.revocation_index(revocation)?;
         let t = &mut self.table;
-        let rev = match revocation {
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        let digits = strip_zero_digits(hex);
+        if digits.len() > 2 * KEY_LEN {
+            t.long.push(LongRec {
+                serial: hex_magnitude(digits).into_boxed_slice(),
+                rev,
+                line,
+            });
+        } else {
+            let mut padded = [0u8; KEY_LEN];
+            // Fill from the right, two digits per octet.
+            for (byte, pair) in padded.iter_mut().rev().zip(digits.rchunks(2)) {
+                *byte = match pair {
+                    [hi, lo] => hex_val(*hi) << 4 | hex_val(*lo),
+                    [lo] => hex_val(*lo),
+                    _ => 0,
+                };
+            }
+            t.recs.push(Rec {
+                key: key_of(&padded),
+                rev,
+                line,
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// A builder with room for `entries` entries (a database load knows its count).
+    pub(crate) fn with_capacity(entries: usize) -> TableBuilder {
+        TableBuilder {
+            table: Table {
+                recs: Vec::with_capacity(entries),
+                ..Table::default()
+            },
+        }
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// Add `serial` (any `Serial`: magnitudes of any length, negative serials) with its
+    /// revocation; `line` is its position in the load.
+    pub(crate) fn push_serial(
+        &mut self,
+        serial: &Serial,
+        revocation: Option<&Revocation>,
+        line: usize,
+    ) -> Result<(), String> {
+        let rev = self.revocation_index(revocation)?;
+        let t = &mut self.table;
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        let bytes = serial.as_bytes();
+        if serial.is_negative() {
+            t.negative.push(LongRec {
+                serial: bytes.into(),
+                rev,
+                line,
+            });
+        } else if bytes.len() > KEY_LEN {
+            t.long.push(LongRec {
+                serial: bytes.into(),
+                rev,
+                line,
+            });
+        } else {
+            let mut padded = [0u8; KEY_LEN];
+            padded[KEY_LEN - bytes.len()..].copy_from_slice(bytes);
+            t.recs.push(Rec {
+                key: key_of(&padded),
+                rev,
+                line,
+            });
+        }
+        Ok(())
+    }
+
+    /// The index of `revocation` in the revocation list (interning its hold
+    /// instruction), or `GOOD`.
+    fn revocation_index(&mut self, revocation: Option<&Revocation>) -> Result<u32, String> {
+        let t = &mut self.table;
+        Ok(match revocation {
             None => GOOD,
             Some(r) => {
                 let hold = match &r.hold_instruction {
@@ -270,32 +381,7 @@ impl TableBuilder {
                 });
                 index
             }
-        };
-        let line = u32::try_from(line).unwrap_or(u32::MAX);
-        let digits = strip_zero_digits(hex);
-        if digits.len() > 2 * KEY_LEN {
-            t.long.push(LongRec {
-                serial: hex_magnitude(digits).into_boxed_slice(),
-                rev,
-                line,
-            });
-        } else {
-            let mut padded = [0u8; KEY_LEN];
-            // Fill from the right, two digits per octet.
-            for (byte, pair) in padded.iter_mut().rev().zip(digits.rchunks(2)) {
-                *byte = match pair {
-                    [hi, lo] => hex_val(*hi) << 4 | hex_val(*lo),
-                    [lo] => hex_val(*lo),
-                    _ => 0,
-                };
-            }
-            t.recs.push(Rec {
-                key: key_of(&padded),
-                rev,
-                line,
-            });
-        }
-        Ok(())
+        })
     }
 
     /// Sort, reject duplicate serials (naming both lines), shrink.
@@ -304,6 +390,8 @@ impl TableBuilder {
         t.recs.sort_unstable_by_key(|r| (r.key, r.line));
         t.long
             .sort_unstable_by(|a, b| cmp_magnitude(&a.serial, &b.serial).then(a.line.cmp(&b.line)));
+        t.negative
+            .sort_unstable_by(|a, b| a.serial.cmp(&b.serial).then(a.line.cmp(&b.line)));
         let short_dups = t.recs.windows(2).filter(|w| w[0].key == w[1].key).map(|w| {
             let serial = Serial::from_der_content(&bytes_of(&w[0].key));
             (w[0].line, w[1].line, serial)
@@ -313,9 +401,16 @@ impl TableBuilder {
             .windows(2)
             .filter(|w| w[0].serial == w[1].serial)
             .map(|w| (w[0].line, w[1].line, Serial::from_der_content(&w[0].serial)));
+        let negative_dups = t
+            .negative
+            .windows(2)
+            .filter(|w| w[0].serial == w[1].serial)
+            .map(|w| (w[0].line, w[1].line, negative_serial(&w[0].serial)));
         // Report the pair whose second line comes first in the file.
-        if let Some((first, second, serial)) =
-            short_dups.chain(long_dups).min_by_key(|d| (d.1, d.0))
+        if let Some((first, second, serial)) = short_dups
+            .chain(long_dups)
+            .chain(negative_dups)
+            .min_by_key(|d| (d.1, d.0))
         {
             return Err(ScanError::at(
                 usize::try_from(second).unwrap_or(usize::MAX),
@@ -328,6 +423,7 @@ impl TableBuilder {
         t.recs.shrink_to_fit();
         t.revs.shrink_to_fit();
         t.long.shrink_to_fit();
+        t.negative.shrink_to_fit();
         Ok(t)
     }
 }
@@ -483,5 +579,37 @@ mod tests {
         let c = build(&[("01", None), ("02", Some(Revocation::at(Timestamp(10))))]);
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn serials_from_a_database() {
+        let neg = Serial::from_integer_content(&[0xFF, 0x01]);
+        let pos = Serial::from_integer_content(&[0x00, 0xFF, 0x01]);
+        let long = Serial::from_der_content(&[7u8; 25]);
+        let small = Serial::from_der_content(&[0x0A]);
+        let mut b = TableBuilder::with_capacity(4);
+        let revoked = Revocation::at(Timestamp(9));
+        b.push_serial(&neg, Some(&revoked), 1).unwrap();
+        b.push_serial(&long, None, 2).unwrap();
+        b.push_serial(&small, None, 3).unwrap();
+        let t = b.finish().unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t.get_serial(&neg),
+            Some(CertStatus::Revoked(revoked.clone()))
+        );
+        assert_eq!(
+            t.get_serial(&pos),
+            None,
+            "a negative serial names only itself"
+        );
+        assert_eq!(t.get_serial(&long), Some(CertStatus::Good));
+        assert_eq!(t.get_serial(&small), Some(CertStatus::Good));
+        let all: Vec<Serial> = t.iter().map(|(s, _)| s).collect();
+        assert_eq!(all, vec![small, long, neg.clone()]);
+        let mut dup = TableBuilder::default();
+        dup.push_serial(&neg, None, 1).unwrap();
+        dup.push_serial(&neg, None, 2).unwrap();
+        assert!(dup.finish().is_err());
     }
 }

@@ -6,4 +6,7 @@
 
 mod index_txt_openssl;
 mod index_txt_scale;
+mod pg_source;
+mod postgres_schema;
+mod postgres_write;
 mod prop_index_line;

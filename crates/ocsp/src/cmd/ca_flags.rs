@@ -2,7 +2,9 @@
 //! `ocsp presign` (`--config FILE` describes any number).
 
 use anyhow::bail;
-use ocsp_responder::config::{IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_status::config::PostgresConfig;
+use ocsp_status::StatusConfig;
 use std::path::PathBuf;
 
 /// One CA given by flags.
@@ -47,6 +49,11 @@ pub struct CaFlags {
     /// Extra certificates to include in responses (repeatable).
     #[arg(long, value_name = "FILE")]
     pub rother: Vec<PathBuf>,
+    /// Serve the --ca CA's statuses from this PostgreSQL database instead of --index
+    /// (also OCSP_DATABASE_URL; keep passwords out of argv: use the variable or a
+    /// [database] url_file).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
 }
 
 /// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
@@ -67,6 +74,13 @@ impl std::fmt::Debug for PassinArg {
 }
 
 impl CaFlags {
+    /// Put `--db` into the configuration's `[database]`.
+    pub fn apply_db(&self, cfg: &mut Config) {
+        if let Some(url) = &self.db {
+            cfg.database.url = Some(url.clone());
+        }
+    }
+
     /// The issuer these flags describe, if any CA flag was given.
     pub fn issuer(&self) -> anyhow::Result<Option<IssuerConfig>> {
         if self.index.is_none()
@@ -76,14 +90,22 @@ impl CaFlags {
         {
             return Ok(None);
         }
-        let (Some(ca), Some(index)) = (self.ca.clone(), self.index.clone()) else {
-            bail!("a CA given by flags needs both --ca CAFILE and --index index.txt");
+        let db = self.db.is_some()
+            || std::env::var("OCSP_DATABASE_URL").is_ok_and(|u| !u.trim().is_empty());
+        let (ca, index, status) = match (self.ca.clone(), self.index.clone()) {
+            (Some(ca), Some(index)) => (ca, Some(index), None),
+            (Some(ca), None) if db => (
+                ca,
+                None,
+                Some(StatusConfig::Postgres(PostgresConfig::default())),
+            ),
+            _ => bail!("a CA given by flags needs --ca CAFILE and its statuses: --index index.txt, or --db URL (or OCSP_DATABASE_URL)"),
         };
         Ok(Some(IssuerConfig {
             name: None,
             ca,
-            index: Some(index),
-            status: None,
+            index,
+            status,
             rsigner: self.rsigner.clone(),
             rkey: self.rkey.clone(),
             passin: self.passin.clone().map(|p| p.0),

@@ -139,6 +139,7 @@ impl Args {
         if let Some(issuer) = self.ca.issuer()? {
             cfg.issuers.push(issuer);
         }
+        self.ca.apply_db(&mut cfg);
         self.listeners.apply(&mut cfg);
         cfg.server.text |= self.text;
         if let Some(n) = self.workers {
@@ -452,6 +453,7 @@ fn prepare_ops(cfg: &Config, built: &Built, server: &mut Server) -> anyhow::Resu
                         loaded_at: r.loaded_at,
                         reloads: r.reloads,
                         failures: r.failures,
+                        database: r.kind == "postgres",
                     })
                 })),
             );

@@ -11,6 +11,7 @@
 
 mod cli_docs;
 mod cli_usage;
+mod db_cli;
 mod demo;
 mod error_messages;
 mod inspect_cli;
@@ -25,6 +26,12 @@ mod ops_metrics;
 mod ops_profile;
 mod ops_readyz;
 mod ops_tls;
+#[cfg(feature = "postgres")]
+mod pg_outage;
+#[cfg(feature = "postgres")]
+mod pg_serve;
+#[cfg(feature = "postgres")]
+mod pg_support;
 mod presign_store;
 mod query_openssl;
 mod query_serve;

@@ -230,6 +230,24 @@ impl Map {
         }
     }
 
+    /// Drop every entry of `issuer` (its source said anything may have changed).
+    pub(super) fn remove_issuer(&self, issuer: IssuerId, stats: &CacheStats) {
+        for shard in self.shards.iter() {
+            let mut guard = shard.write().unwrap_or_else(|p| p.into_inner());
+            let map = &mut *guard;
+            let before = (map.entries.len(), map.bytes);
+            map.entries.retain(|k, _| k.issuer != issuer);
+            map.ring.retain(|k| k.issuer != issuer);
+            map.bytes = map.entries.values().map(|e| e.bytes).sum();
+            stats
+                .entries
+                .fetch_sub(before.0 - map.entries.len(), Ordering::Relaxed);
+            stats
+                .bytes
+                .fetch_sub(before.1 - map.bytes, Ordering::Relaxed);
+        }
+    }
+
     /// Every answer still valid at `now`.
     pub(super) fn live_answers(&self, now: Timestamp) -> Vec<Arc<Answer>> {
         let mut out = Vec::new();

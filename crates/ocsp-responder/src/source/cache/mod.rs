@@ -39,9 +39,13 @@
 //! A status source may also name the serials a new generation changed
 //! ([`ocsp_status::StatusSource::changes`]). The cache does not need them for
 //! correctness — the generation check above already guarantees that no answer is
-//! served from an older snapshot — they only spare the re-check. Today every change
-//! costs one lookup of the changed serial on its next hit; a source whose lookups are
-//! expensive (a database) can use the notifications to drop exactly those entries.
+//! served from an older snapshot — they only spare the re-check: an entry whose serial
+//! no logged change named since its stamp is re-stamped without asking the source, an
+//! entry whose serial one named is signed afresh, and only when the log does not cover
+//! the entry's generations is the serial looked up (`changes.rs`). So one revocation
+//! re-signs the answers of that serial and nothing else, and costs the source no lookup
+//! for the others. A [`ocsp_status::Change::All`] (a restore, a full reload) drops every
+//! answer of that issuer.
 //!
 //! # Bounded memory
 //!
@@ -49,6 +53,7 @@
 //! shards. Eviction is CLOCK (second chance): a hit marks its entry; the eviction hand
 //! skips marked entries once.
 
+mod changes;
 mod flight;
 mod local;
 mod map;
@@ -64,6 +69,7 @@ use super::signing::Priority;
 use super::{Answer, Resolved, ResolvedSource, Sign, Signed, SourceError};
 use crate::issuer::{Issuer, IssuerId, IssuerSet};
 use async_trait::async_trait;
+use changes::{ChangeLogs, Verdict};
 use flight::Flights;
 use map::{Entry, Key, Map};
 use ocsp_proto::request::{ParsedRequest, RequestItem};
@@ -114,6 +120,8 @@ struct Inner {
     map: Map,
     flights: Flights,
     stats: Arc<CacheStats>,
+    /// What each issuer's source said changed (per-serial revalidation).
+    changes: ChangeLogs,
 }
 
 /// A [`ResolvedSource`] answering cacheable requests from pre-signed answers, and the
@@ -140,6 +148,7 @@ impl CachedSource {
             DEFAULT_REFRESH_FRACTION
         };
         let map = Map::new(n, max_entries, opts.max_bytes);
+        let changes = ChangeLogs::subscribe(&issuers);
         CachedSource {
             inner: Arc::new(Inner {
                 id: local::new_cache_id(),
@@ -152,6 +161,7 @@ impl CachedSource {
                     ..opts
                 },
                 flights: Flights::new(map.shards()),
+                changes,
                 map,
                 stats: Arc::new(CacheStats::default()),
             }),
@@ -338,16 +348,28 @@ impl Inner {
             } else if entry.generation.load(Ordering::Acquire) == generation {
                 true
             } else {
-                // A new snapshot: still true if this serial's status did not change.
-                let lookup = issuer.status.status(&item.serial).await?;
-                if lookup.status == entry.record {
+                // A new snapshot: still true if this serial's status did not change, as
+                // the change log says, or else the source.
+                let since = entry.generation.load(Ordering::Acquire);
+                let (verdict, all) = self.changes.verdict(id, &item.serial, since, generation);
+                if all {
+                    self.map.remove_issuer(id, &self.stats);
+                }
+                let unchanged = match verdict {
+                    _ if all => false,
+                    Verdict::Unchanged => true,
+                    Verdict::Changed => false,
+                    Verdict::Unknown => {
+                        issuer.status.status(&item.serial).await?.status == entry.record
+                    }
+                };
+                if unchanged {
                     entry.generation.store(generation, Ordering::Release);
                     CacheStats::bump(&self.stats.revalidations);
-                    true
                 } else {
                     CacheStats::bump(&self.stats.invalidations);
-                    false
                 }
+                unchanged
             };
             if usable {
                 self.stats.hits.add(1);

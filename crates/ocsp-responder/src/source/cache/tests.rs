@@ -188,6 +188,60 @@ async fn changed_status_is_never_served_from_cache() {
 }
 
 #[tokio::test]
+async fn one_revocation_revalidates_only_its_serial() {
+    // A source that names what changed (a database): the other answers are re-stamped
+    // from the change log, with neither a signature nor a status lookup.
+    let kit = Kit::with_changes(&[
+        ("01", Some(CertStatus::Good)),
+        ("02", Some(CertStatus::Good)),
+        ("03", Some(CertStatus::Good)),
+    ]);
+    let c = cache(&kit, CacheOptions::default());
+    let reqs: Vec<_> = ["01", "02", "03"]
+        .iter()
+        .map(|s| kit.request(&[(s, HashAlg::Sha256)], None))
+        .collect();
+    for r in &reqs {
+        assert_eq!(c.response(r).await.unwrap().statuses, vec!["good"]);
+    }
+    assert_eq!(signs(&kit), 3);
+    kit.source.set("01", Some(testkit::revoked()));
+    let lookups = kit.source.lookups.load(Ordering::SeqCst);
+    assert_eq!(
+        c.response(&reqs[0]).await.unwrap().statuses,
+        vec!["revoked"]
+    );
+    assert_eq!(signs(&kit), 4, "the revoked serial is signed afresh");
+    let hits = c.stats().hits();
+    for r in &reqs[1..] {
+        assert_eq!(c.response(r).await.unwrap().statuses, vec!["good"]);
+    }
+    assert_eq!(signs(&kit), 4, "the others come from the cache");
+    assert_eq!(c.stats().hits(), hits + 2);
+    assert_eq!(c.stats().revalidations(), 2);
+    // The revoked answer signed afresh goes through the live lookup; no entry did.
+    assert_eq!(
+        kit.source.lookups.load(Ordering::SeqCst),
+        lookups + 1,
+        "no status lookup for unchanged serials"
+    );
+    // Two changes later, one of which names 03: 02 still served, 03 re-signed.
+    kit.source.set("04", Some(CertStatus::Good));
+    kit.source.set("03", Some(testkit::revoked()));
+    assert_eq!(c.response(&reqs[1]).await.unwrap().statuses, vec!["good"]);
+    assert_eq!(
+        c.response(&reqs[2]).await.unwrap().statuses,
+        vec!["revoked"]
+    );
+    assert_eq!(signs(&kit), 5);
+    // "Anything may have changed" (a restore): every answer of the issuer dropped.
+    kit.source.restore();
+    assert_eq!(c.response(&reqs[1]).await.unwrap().statuses, vec!["good"]);
+    assert_eq!(signs(&kit), 6);
+    assert_eq!(c.stats().entries(), 1);
+}
+
+#[tokio::test]
 async fn every_hit_asks_the_generation() {
     let kit = Kit::new(&[("01", Some(CertStatus::Good))]);
     let c = cache(&kit, CacheOptions::default());
