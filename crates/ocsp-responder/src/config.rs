@@ -306,7 +306,11 @@ impl IssuerConfig {
     pub fn status_config(&self) -> Result<StatusConfig, IssuerError> {
         match (&self.index, &self.status) {
             (Some(index), None) => Ok(StatusConfig::index_txt(index.clone())),
-            (None, Some(status)) => Ok(status.clone()),
+            (None, Some(status)) => {
+                let mut status = status.clone();
+                status.default_issuer_ca(&self.ca);
+                Ok(status)
+            }
             (Some(_), Some(_)) => Err(IssuerError::Invalid(format!(
                 "issuer {}: both index and [issuer.status] are set: keep one",
                 self.ca.display()

@@ -31,6 +31,10 @@ pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
 pub enum StatusConfig {
     /// An OpenSSL CA database (`index.txt`), reloaded when `openssl ca` replaces it.
     IndexTxt(IndexTxtConfig),
+    /// A CA's CRLs (complete and delta), fetched from files or HTTP(S), with an
+    /// optional issued-serial list.
+    #[cfg(feature = "crl")]
+    Crl(crate::crl::config::CrlConfig),
 }
 
 /// `type = "index_txt"`.
@@ -52,6 +56,10 @@ pub enum OpenError {
     /// The index file is missing, unreadable or has a bad line.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A CRL source whose CRLs, CA certificate or issued list could not be loaded.
+    #[cfg(feature = "crl")]
+    #[error("crl status source: {0}")]
+    Crl(String),
 }
 
 /// What `open` needs besides the table itself.
@@ -92,6 +100,8 @@ impl StatusConfig {
                 ));
                 Ok(source)
             }
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => Ok(crate::crl::CrlSource::open(c, opts).map_err(OpenError::Crl)?),
         }
     }
 
@@ -103,6 +113,8 @@ impl StatusConfig {
                     c.path = base.join(&c.path);
                 }
             }
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => c.resolve_paths(base),
         }
     }
 
@@ -110,6 +122,34 @@ impl StatusConfig {
     pub fn describe(&self) -> String {
         match self {
             StatusConfig::IndexTxt(c) => format!("index_txt {}", c.path.display()),
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => format!("crl {}", c.locations.join(", ")),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// Fill in what the backend takes from its issuer when its own table leaves it out
+    /// (a CRL source's CA certificate); nothing for other backends.
+    pub fn default_issuer_ca(&mut self, ca: &Path) {
+        match self {
+            StatusConfig::IndexTxt(_) => {}
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => {
+                if c.ca.is_none() {
+                    c.ca = Some(ca.to_path_buf());
+                }
+            }
+        }
+    }
+
+    /// Whether this backend answers `good` for serials it holds no record of (a CRL
+    /// without an issued list): the `cabf` and `mozilla` profiles refuse it.
+    pub fn good_without_record(&self) -> bool {
+        match self {
+            StatusConfig::IndexTxt(_) => false,
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => c.good_without_record(),
         }
     }
 }
