@@ -15,3 +15,4 @@ pub mod metrics;
 pub mod setup;
 pub mod source;
 pub mod status_page;
+pub mod crl_issue;

@@ -133,7 +133,9 @@ impl StatusConfig {
     /// (a CRL source's CA certificate); nothing for other backends.
     pub fn default_issuer_ca(&mut self, ca: &Path) {
         match self {
-            StatusConfig::IndexTxt(_) => {}
+            StatusConfig::IndexTxt(_) => {
+                let _ = ca;
+            }
             #[cfg(feature = "crl")]
             StatusConfig::Crl(c) => {
                 if c.ca.is_none() {

@@ -40,6 +40,8 @@ pub enum Command {
     /// Write the manual pages (one per subcommand, and ocsp.toml(5)) into a directory.
     #[command(hide = true)]
     Man(cmd::man::Args),
+    /// Write a CA's CRL from its status source (index.txt or any configured backend), signed by the CA's key.
+    Crl(Box<cmd::crl::Args>),
 }
 
 impl Command {
@@ -55,6 +57,7 @@ impl Command {
             Command::CheckConfig(a) => cmd::check_config::run(a),
             Command::Completions(a) => cmd::completions::run(a),
             Command::Man(a) => cmd::man::run(a),
+            Command::Crl(a) => cmd::crl::run(*a),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use anyhow::bail;
 use ocsp_responder::config::{IssuerConfig, ResponderIdConfig, UnknownSerial};
+use ocsp_status::crl::config::{CrlConfig, IssuedConfig};
+use ocsp_status::StatusConfig;
 use std::path::PathBuf;
 
 /// One CA given by flags.
@@ -47,6 +49,12 @@ pub struct CaFlags {
     /// Extra certificates to include in responses (repeatable).
     #[arg(long, value_name = "FILE")]
     pub rother: Vec<PathBuf>,
+    /// Answer from the CA's CRLs instead of --index: a file, file: URL or http(s):// URL (repeatable: the complete CRL and its delta CRLs).
+    #[arg(long, value_name = "URL|FILE")]
+    pub crl: Vec<String>,
+    /// The serials the CA issued, for --crl: an index.txt or a directory of certificates (without it, serials not on the CRL are good: private profile only).
+    #[arg(long, value_name = "FILE|DIR", requires = "crl")]
+    pub issued: Option<PathBuf>,
 }
 
 /// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
@@ -73,17 +81,30 @@ impl CaFlags {
             && self.ca.is_none()
             && self.rsigner.is_none()
             && self.rkey.is_none()
+            && self.crl.is_empty()
         {
             return Ok(None);
         }
-        let (Some(ca), Some(index)) = (self.ca.clone(), self.index.clone()) else {
-            bail!("a CA given by flags needs both --ca CAFILE and --index index.txt");
+        let (index, status) = match (&self.index, self.crl.is_empty()) {
+            (Some(_), false) => bail!("give --index or --crl, not both (for an issued-serial list beside --crl, use --issued index.txt)"),
+            (index, true) => (index.clone(), None),
+            (None, false) => {
+                let mut c = CrlConfig::new(self.crl.clone());
+                c.issued = self.issued.clone().map(IssuedConfig::Path);
+                (None, Some(StatusConfig::Crl(c)))
+            }
         };
+        let Some(ca) = self.ca.clone() else {
+            bail!("a CA given by flags needs --ca CAFILE and --index index.txt (or --crl URL)");
+        };
+        if index.is_none() && status.is_none() {
+            bail!("a CA given by flags needs both --ca CAFILE and --index index.txt (or --crl URL)");
+        }
         Ok(Some(IssuerConfig {
             name: None,
             ca,
-            index: Some(index),
-            status: None,
+            index,
+            status,
             rsigner: self.rsigner.clone(),
             rkey: self.rkey.clone(),
             passin: self.passin.clone().map(|p| p.0),
