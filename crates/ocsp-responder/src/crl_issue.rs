@@ -205,5 +205,6 @@ pub fn sign(
         })
         .map_err(|e| IssueError::Build(format!("serial {serial}: {e}")))?;
     }
-    w.finish(signer).map_err(|e| IssueError::Build(e.to_string()))
+    w.finish(signer)
+        .map_err(|e| IssueError::Build(e.to_string()))
 }

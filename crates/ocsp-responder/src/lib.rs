@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod crl_issue;
 pub mod health;
 pub mod http;
 pub mod issuer;
@@ -15,4 +16,3 @@ pub mod metrics;
 pub mod setup;
 pub mod source;
 pub mod status_page;
-pub mod crl_issue;

@@ -237,7 +237,11 @@ pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError>
     let (issuers, mut warnings) = load_issuers(cfg, opts)?;
     let problems = compliance(cfg, &issuers, opts.clock.now()).problems;
     // Said at every start, not only by check-config.
-    warnings.extend(cfg.issuers.iter().filter_map(|ic| good_without_record(cfg, ic).1));
+    warnings.extend(
+        cfg.issuers
+            .iter()
+            .filter_map(|ic| good_without_record(cfg, ic).1),
+    );
     if !problems.is_empty() {
         return Err(SetupError::Profile {
             profile: cfg.profile,

@@ -101,7 +101,9 @@ impl StatusConfig {
                 Ok(source)
             }
             #[cfg(feature = "crl")]
-            StatusConfig::Crl(c) => Ok(crate::crl::CrlSource::open(c, opts).map_err(OpenError::Crl)?),
+            StatusConfig::Crl(c) => {
+                Ok(crate::crl::CrlSource::open(c, opts).map_err(OpenError::Crl)?)
+            }
         }
     }
 

@@ -110,7 +110,9 @@ impl CrlSource {
     /// location and the fix, when no complete CRL can be accepted.
     pub fn open(cfg: &CrlConfig, opts: &OpenOptions) -> Result<Arc<CrlSource>, String> {
         if cfg.locations.is_empty() {
-            return Err("a crl status source needs at least one location (the complete CRL)".into());
+            return Err(
+                "a crl status source needs at least one location (the complete CRL)".into(),
+            );
         }
         let locations = cfg
             .locations
@@ -162,12 +164,15 @@ impl CrlSource {
                             .unwrap_or(config::DEFAULT_CONNECT_TIMEOUT_MS),
                     ),
                     read_timeout: Duration::from_millis(
-                        cfg.read_timeout_ms.unwrap_or(config::DEFAULT_READ_TIMEOUT_MS),
+                        cfg.read_timeout_ms
+                            .unwrap_or(config::DEFAULT_READ_TIMEOUT_MS),
                     ),
                     tls,
                 },
                 refresh: Duration::from_secs(
-                    cfg.refresh_secs.unwrap_or(config::DEFAULT_REFRESH_SECS).max(1),
+                    cfg.refresh_secs
+                        .unwrap_or(config::DEFAULT_REFRESH_SECS)
+                        .max(1),
                 ),
                 before_next_update: cfg
                     .before_next_update_secs
@@ -350,8 +355,16 @@ impl Inner {
                     next_update = %state.period().next_update,
                     "CRL loaded"
                 );
-                self.served.store(Some(Arc::new(Served { state, generation })));
-                let _ = self.changes.send(Change::All { generation });
+                self.served
+                    .store(Some(Arc::new(Served { state, generation })));
+                // Subscribers compare with `StatusSource::generation`: the sum.
+                let issued = match &self.issued {
+                    Some(list) => list.generation().await.unwrap_or(0),
+                    None => 0,
+                };
+                let _ = self.changes.send(Change::All {
+                    generation: generation.saturating_add(issued),
+                });
             }
         }
         if let Some(list) = &self.issued {
@@ -392,11 +405,7 @@ impl Inner {
             wait = wait.min(RETRY_AFTER_FAILURE);
         }
         if let Some(s) = self.served.load_full() {
-            let due = s
-                .state
-                .period()
-                .next_update
-                .minus(self.before_next_update);
+            let due = s.state.period().next_update.minus(self.before_next_update);
             let now = self.clock.now();
             let until = Duration::from_secs(due.0.saturating_sub(now.0));
             wait = wait.min(until.max(Duration::from_secs(1)));
@@ -524,22 +533,28 @@ impl StatusSource for CrlSource {
                     }
                 });
             })
-            .map_err(|e| StatusError::Internal(format!("cannot start the CRL refresh thread: {e}")))?;
+            .map_err(|e| {
+                StatusError::Internal(format!("cannot start the CRL refresh thread: {e}"))
+            })?;
         Ok(Some(Box::new(Follower { _stop: stop })))
     }
 
     fn report(&self) -> Option<SourceReport> {
         let r = self.inner.report_state();
         let served = self.inner.served.load_full();
-        let (generation, revoked) = served
-            .as_ref()
-            .map_or((0, 0), |s| (s.generation, s.state.revoked_estimate() as u64));
+        let (generation, revoked) = served.as_ref().map_or((0, 0), |s| {
+            (s.generation, s.state.revoked_estimate() as u64)
+        });
         // Past nextUpdate the report says so even when the last fetch "succeeded"
         // (nothing newer was published).
         let error = r.error.or_else(|| {
             let p: Period = served.as_ref()?.state.period();
-            (self.inner.clock.now() >= p.next_update)
-                .then(|| format!("the CRL expired at {} and nothing newer was published", p.next_update))
+            (self.inner.clock.now() >= p.next_update).then(|| {
+                format!(
+                    "the CRL expired at {} and nothing newer was published",
+                    p.next_update
+                )
+            })
         });
         Some(SourceReport {
             kind: "crl",
@@ -558,11 +573,13 @@ impl StatusSource for CrlSource {
 
     fn describe(&self) -> String {
         let served = self.inner.served.load_full();
-        let what = served
-            .as_ref()
-            .map_or("nothing loaded".into(), |s| {
-                format!("{}, {} revoked", s.state.describe(), s.state.revoked_estimate())
-            });
+        let what = served.as_ref().map_or("nothing loaded".into(), |s| {
+            format!(
+                "{}, {} revoked",
+                s.state.describe(),
+                s.state.revoked_estimate()
+            )
+        });
         let issued = match &self.inner.issued {
             Some(l) => format!("issued: {}", l.describe()),
             None => "no issued list: serials not on the CRL are good".into(),
@@ -572,8 +589,7 @@ impl StatusSource for CrlSource {
 }
 
 fn read_cert(path: &std::path::Path) -> Result<Certificate, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let der = if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) {
         let text = String::from_utf8_lossy(&bytes);
         let start = text

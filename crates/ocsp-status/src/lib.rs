@@ -28,9 +28,9 @@
 
 pub mod clock;
 pub mod config;
-pub mod index_txt;
 #[cfg(feature = "crl")]
 pub mod crl;
+pub mod index_txt;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use config::{IndexTxtConfig, StatusConfig};

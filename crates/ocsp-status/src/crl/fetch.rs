@@ -146,7 +146,10 @@ pub async fn fetch(
 fn fetch_file(path: &std::path::Path, prev: &Validators, max: u64) -> Result<Fetched, String> {
     let name = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("{name}: {e}"))?;
-    let key = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+    let key = (
+        meta.len(),
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    );
     if prev.file == Some(key) {
         return Ok(Fetched::Unchanged);
     }
@@ -158,7 +161,9 @@ fn fetch_file(path: &std::path::Path, prev: &Validators, max: u64) -> Result<Fet
     }
     let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
     if bytes.len() as u64 > max {
-        return Err(format!("{name}: grew past the limit of {max} bytes while read"));
+        return Err(format!(
+            "{name}: grew past the limit of {max} bytes while read"
+        ));
     }
     Ok(Fetched::Body(
         bytes,
@@ -172,7 +177,10 @@ fn fetch_file(path: &std::path::Path, prev: &Validators, max: u64) -> Result<Fet
 async fn fetch_http(url: &str, prev: &Validators, opts: &FetchOptions) -> Result<Fetched, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     let https = uri.scheme_str() == Some("https");
-    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?.to_string();
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("{url}: no host"))?
+        .to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let authority = uri
         .authority()
@@ -184,7 +192,10 @@ async fn fetch_http(url: &str, prev: &Validators, opts: &FetchOptions) -> Result
         .unwrap_or_else(|| "/".into());
     let mut req = http::Request::get(path)
         .header(http::header::HOST, authority)
-        .header(http::header::USER_AGENT, concat!("ocsp/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("ocsp/", env!("CARGO_PKG_VERSION")),
+        )
         .header(
             http::header::ACCEPT,
             "application/pkix-crl, application/x-pkcs7-crl, */*",
@@ -226,11 +237,13 @@ async fn fetch_http(url: &str, prev: &Validators, opts: &FetchOptions) -> Result
                 opts.connect_timeout.as_millis()
             )
         })??;
-    let exchange = match conn {
-        Conn::Plain(s) => exchange(s, req, url, opts.max_bytes, prev).await,
-        Conn::Tls(s) => exchange(*s, req, url, opts.max_bytes, prev).await,
+    let response = async {
+        match conn {
+            Conn::Plain(s) => exchange(s, req, url, opts.max_bytes, prev).await,
+            Conn::Tls(s) => exchange(*s, req, url, opts.max_bytes, prev).await,
+        }
     };
-    tokio::time::timeout(opts.read_timeout, async { exchange })
+    tokio::time::timeout(opts.read_timeout, response)
         .await
         .map_err(|_| {
             format!(

@@ -158,7 +158,10 @@ impl CertDirectory {
     pub fn rescan(&self) -> Result<(), String> {
         let dir = &self.inner.path;
         let rd = std::fs::read_dir(dir).map_err(|e| {
-            format!("{}: {e}: give a directory of the CA's certificates", dir.display())
+            format!(
+                "{}: {e}: give a directory of the CA's certificates",
+                dir.display()
+            )
         })?;
         let mut serials = Vec::new();
         for ent in rd.flatten() {
@@ -166,7 +169,9 @@ impl CertDirectory {
             if !p.is_file() {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(&p) else { continue };
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
             for cert in certificates(&bytes) {
                 let Ok(issuer) = cert.tbs_certificate.issuer.to_der() else {
                     continue;

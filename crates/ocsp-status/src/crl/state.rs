@@ -89,10 +89,7 @@ pub fn accept(
                             "the CRL's issuer Name is not the CA's subject".into(),
                         ));
                     }
-                    crl::verify_signature(
-                        &parsed,
-                        &signer.tbs_certificate.subject_public_key_info,
-                    )
+                    crl::verify_signature(&parsed, &signer.tbs_certificate.subject_public_key_info)
                 })
                 .map_err(|e| e.to_string())?
         }
@@ -130,9 +127,15 @@ fn verify_crl_signer(signer: &Certificate, ca: &Certificate) -> Result<(), Strin
         .issuer
         .to_der()
         .map_err(|e| e.to_string())?;
-    let subject = ca.tbs_certificate.subject.to_der().map_err(|e| e.to_string())?;
+    let subject = ca
+        .tbs_certificate
+        .subject
+        .to_der()
+        .map_err(|e| e.to_string())?;
     if issuer != subject {
-        return Err("the CRL signer certificate was not issued by the CA (issuer Name differs)".into());
+        return Err(
+            "the CRL signer certificate was not issued by the CA (issuer Name differs)".into(),
+        );
     }
     let tbs = signer.tbs_certificate.to_der().map_err(|e| e.to_string())?;
     ocsp_proto::sigalg::verify(
@@ -141,7 +144,9 @@ fn verify_crl_signer(signer: &Certificate, ca: &Certificate) -> Result<(), Strin
         &tbs,
         signer.signature.raw_bytes(),
     )
-    .map_err(|e| format!("the CRL signer certificate's signature does not verify with the CA's key: {e}"))
+    .map_err(|e| {
+        format!("the CRL signer certificate's signature does not verify with the CA's key: {e}")
+    })
 }
 
 /// One complete CRL and the delta CRL applied on it, if any.

@@ -396,7 +396,9 @@ impl IndexSnapshot {
 
     /// Every entry, by ascending serial (serials of more than 20 octets last).
     pub fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus)> + '_ {
-        self.table.iter().map(|(serial, status, _)| (serial, status))
+        self.table
+            .iter()
+            .map(|(serial, status, _)| (serial, status))
     }
 
     /// Every entry with its certificate's expiry (notAfter), by ascending serial.
@@ -413,8 +415,13 @@ mod tests {
     fn build(entries: &[(&str, Option<Revocation>)]) -> Table {
         let mut b = TableBuilder::default();
         for (i, (hex, rev)) in entries.iter().enumerate() {
-            b.push(hex.as_bytes(), rev.as_ref(), Timestamp(2_000_000_000), i + 1)
-                .unwrap();
+            b.push(
+                hex.as_bytes(),
+                rev.as_ref(),
+                Timestamp(2_000_000_000),
+                i + 1,
+            )
+            .unwrap();
         }
         b.finish().unwrap()
     }

@@ -98,7 +98,9 @@ impl CaFlags {
             bail!("a CA given by flags needs --ca CAFILE and --index index.txt (or --crl URL)");
         };
         if index.is_none() && status.is_none() {
-            bail!("a CA given by flags needs both --ca CAFILE and --index index.txt (or --crl URL)");
+            bail!(
+                "a CA given by flags needs both --ca CAFILE and --index index.txt (or --crl URL)"
+            );
         }
         Ok(Some(IssuerConfig {
             name: None,

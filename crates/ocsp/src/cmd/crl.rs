@@ -120,7 +120,11 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
             validity_secs as f64 / 86_400.0,
             args.profile,
             max / 86_400,
-            if args.ca_certs { "" } else { " (--ca-certs for a CRL of CA certificates)" }
+            if args.ca_certs {
+                ""
+            } else {
+                " (--ca-certs for a CRL of CA certificates)"
+            }
         );
     }
     let number_file = match &args.crlnumber {

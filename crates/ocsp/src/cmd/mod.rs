@@ -3,6 +3,7 @@
 pub mod ca_flags;
 pub mod check_config;
 pub mod completions;
+pub mod crl;
 pub mod demo;
 pub mod inspect;
 pub mod lint;
@@ -11,4 +12,3 @@ pub mod man;
 pub mod presign;
 pub mod query;
 pub mod serve;
-pub mod crl;
