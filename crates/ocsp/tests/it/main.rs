@@ -11,6 +11,8 @@
 
 mod cli_docs;
 mod cli_usage;
+mod crl_issue;
+mod crl_serve;
 mod demo;
 mod error_messages;
 mod inspect_cli;
