@@ -50,7 +50,6 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
-use der::Decode;
 use ocsp_proto::crl::CrlLimits;
 use ocsp_proto::{CertStatus, Serial, Timestamp};
 use x509_cert::Certificate;
@@ -590,22 +589,13 @@ impl StatusSource for CrlSource {
 
 fn read_cert(path: &std::path::Path) -> Result<Certificate, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let der = if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) {
-        let text = String::from_utf8_lossy(&bytes);
-        let start = text
-            .find("-----BEGIN CERTIFICATE-----")
-            .ok_or_else(|| format!("{}: no PEM certificate", path.display()))?;
-        let block = &text[start..];
-        const END: &str = "-----END CERTIFICATE-----";
-        let end = block
-            .find(END)
-            .map(|e| e + END.len())
-            .ok_or_else(|| format!("{}: unterminated PEM certificate", path.display()))?;
-        der::pem::decode_vec(block[..end].as_bytes())
-            .map(|(_, d)| d)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-    } else {
-        bytes
-    };
-    Certificate::from_der(&der).map_err(|e| format!("{}: not a certificate: {e}", path.display()))
+    issued::certificates(&bytes)
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            format!(
+                "{}: no certificate (PEM or DER) in the file",
+                path.display()
+            )
+        })
 }

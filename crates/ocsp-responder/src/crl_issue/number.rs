@@ -54,7 +54,7 @@ pub fn format(n: CrlNumber) -> String {
 /// at `previous` if that one's is not lower.
 pub fn next_number(file: &Path, previous: Option<&Path>) -> Result<CrlNumber, String> {
     let mut n = read(file)?.unwrap_or(CrlNumber::from_u128(1));
-    if let Some(prev) = previous.and_then(|p| number_of_crl(p)) {
+    if let Some(prev) = previous.and_then(number_of_crl) {
         if prev >= n {
             n = prev
                 .next()

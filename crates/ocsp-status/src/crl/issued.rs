@@ -203,7 +203,7 @@ fn numeric(a: &Serial, b: &Serial) -> std::cmp::Ordering {
 }
 
 /// The certificates of one file: PEM blocks `CERTIFICATE`, or one DER certificate.
-fn certificates(bytes: &[u8]) -> Vec<Certificate> {
+pub(crate) fn certificates(bytes: &[u8]) -> Vec<Certificate> {
     if bytes.first() == Some(&0x30) {
         return Certificate::from_der(bytes).into_iter().collect();
     }
@@ -219,7 +219,7 @@ fn certificates(bytes: &[u8]) -> Vec<Certificate> {
             break;
         };
         let end = end + "-----END CERTIFICATE-----".len();
-        if let Ok((_, der)) = der::pem::decode_vec(block[..end].as_bytes()) {
+        if let Ok((_, der)) = der::pem::decode_vec(&block.as_bytes()[..end]) {
             if let Ok(c) = Certificate::from_der(&der) {
                 out.push(c);
             }
