@@ -328,6 +328,69 @@ mod tests {
         let _ = Serial::from_hex("01");
     }
 
+    #[test]
+    fn answer_times_never_outlive_the_period() {
+        let now = Timestamp(1_000_000);
+        let far = Timestamp(u64::MAX / 2);
+        let day = 86_400;
+        // No period: now .. now + validity.
+        assert_eq!(
+            answer_times(now, day, far, None, Profile::Cabf).unwrap(),
+            (now, now.plus(day))
+        );
+        // A CRL from an hour ago, due in two hours: thisUpdate is the CRL's, nextUpdate
+        // never past the CRL's.
+        let p = Period {
+            this_update: now.minus(3_600),
+            next_update: now.plus(7_200),
+        };
+        assert_eq!(
+            answer_times(now, day, far, Some(p), Profile::Private).unwrap(),
+            (now.minus(3_600), now.plus(7_200))
+        );
+        // A CRL issued 12 days ago and due in 2: under cabf (10 days at most) thisUpdate
+        // moves later, never after now.
+        let p = Period {
+            this_update: now.minus(12 * day),
+            next_update: now.plus(2 * day),
+        };
+        let (this, next) = answer_times(now, 3 * day, far, Some(p), Profile::Cabf).unwrap();
+        assert_eq!(next, now.plus(2 * day));
+        assert!(this <= now && next.0 - this.0 < 10 * day, "{this} {next}");
+        assert!(Profile::Cabf.check_validity(next.0 - this.0).is_ok());
+        // A thisUpdate in the future is clamped to now.
+        let p = Period {
+            this_update: now.plus(60),
+            next_update: now.plus(day),
+        };
+        assert_eq!(
+            answer_times(now, day, far, Some(p), Profile::Private)
+                .unwrap()
+                .0,
+            now
+        );
+        // Past (or at) nextUpdate: unavailable, never an answer dated in the past.
+        let p = Period {
+            this_update: now.minus(day),
+            next_update: now,
+        };
+        assert!(matches!(
+            answer_times(now, day, far, Some(p), Profile::Private),
+            Err(SourceError::Unavailable(_))
+        ));
+        // The responder certificate's notAfter still bounds everything.
+        let p = Period {
+            this_update: now.minus(60),
+            next_update: now.plus(day),
+        };
+        assert_eq!(
+            answer_times(now, day, now.plus(100), Some(p), Profile::Private)
+                .unwrap()
+                .1,
+            now.plus(100)
+        );
+    }
+
     #[tokio::test]
     async fn revoked_policy_for_absent_serials() {
         let kit = Kit::with_policy(&[], crate::issuer::UnknownSerial::Revoked);
