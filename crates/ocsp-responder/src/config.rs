@@ -43,6 +43,9 @@ pub struct Config {
     /// The metrics and health listener (`--metrics-listen`).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// CRLs `serve` publishes (`[[crl]]`).
+    #[serde(default, rename = "crl")]
+    pub crls: Vec<crate::crl_issue::publish::PublishConfig>,
 }
 
 /// HTTPS next to the plain listeners: rustls (aws-lc-rs), HTTP/2 by ALPN.
@@ -481,6 +484,9 @@ impl Config {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
+        }
+        for c in &mut cfg.crls {
+            c.resolve_paths(base);
         }
         for p in [cfg.tls.cert.as_mut(), cfg.tls.key.as_mut()]
             .into_iter()

@@ -25,6 +25,7 @@
 //! nodes that must serve identical bytes share the DER, not only the inputs.
 
 pub mod number;
+pub mod publish;
 
 use ocsp_proto::crl::{self, CrlNumber, CrlParams, CrlWriter, Entry, HoldInstruction, IdpParams};
 use ocsp_proto::profile::Profile;

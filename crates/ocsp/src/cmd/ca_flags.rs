@@ -49,10 +49,12 @@ pub struct CaFlags {
     /// Extra certificates to include in responses (repeatable).
     #[arg(long, value_name = "FILE")]
     pub rother: Vec<PathBuf>,
-    /// Answer from the CA's CRLs instead of --index: a file, file: URL or http(s):// URL (repeatable: the complete CRL and its delta CRLs).
+    /// Answer from CRLs instead of --index: FILE, file: or http(s):// URL
+    /// (repeatable: the complete CRL and its delta CRLs).
     #[arg(long, value_name = "URL|FILE")]
     pub crl: Vec<String>,
-    /// The serials the CA issued, for --crl: an index.txt or a directory of certificates (without it, serials not on the CRL are good: private profile only).
+    /// Serials the CA issued, for --crl: index.txt or a certificate directory
+    /// (without it, serials not on the CRL are good: private profile only).
     #[arg(long, value_name = "FILE|DIR", requires = "crl")]
     pub issued: Option<PathBuf>,
 }

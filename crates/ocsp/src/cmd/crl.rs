@@ -36,10 +36,10 @@ pub struct Args {
     /// OpenSSL CA database (index.txt) to issue the CRL from.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub index: Option<PathBuf>,
-    /// A configuration file: the CRL is issued from an issuer's status source and CA certificate.
+    /// A configuration file: issue from an issuer's status source and CA.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// With --config: the issuer (its name, or its CA certificate's path); default: the only one.
+    /// With --config: the issuer's name or CA path (default: the only one).
     #[arg(long, value_name = "NAME", requires = "config")]
     pub issuer: Option<String>,
     /// The CA certificate (PEM); with --config, default: the issuer's.
@@ -48,25 +48,25 @@ pub struct Args {
     /// The CA's private key (never the OCSP responder's).
     #[arg(long, value_name = "FILE")]
     pub keyfile: PathBuf,
-    /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin.
+    /// The key's passphrase: pass:TEXT, env:VAR, file:PATH, fd:N or stdin.
     #[arg(long, value_name = "SPEC")]
     pub passin: Option<PassinArg>,
-    /// Days until nextUpdate (default 7 when neither --crldays nor --crlhours is given).
+    /// Days until nextUpdate (default 7 without --crldays and --crlhours).
     #[arg(long, value_name = "DAYS")]
     pub crldays: Option<u64>,
     /// Hours until nextUpdate (added to --crldays).
     #[arg(long, value_name = "HOURS")]
     pub crlhours: Option<u64>,
-    /// The file holding the next CRL number (openssl's format); default: crlnumber next to the index.
+    /// The next CRL number (openssl's file); default: crlnumber by the index.
     #[arg(long, value_name = "FILE")]
     pub crlnumber: Option<PathBuf>,
-    /// The compliance profile bounding nextUpdate: private, cabf (default), mozilla or microsoft.
+    /// Profile bounding nextUpdate: private, cabf (default), mozilla, microsoft.
     #[arg(long, value_name = "PROFILE", default_value = "cabf")]
     pub profile: Profile,
-    /// The CRL covers CA certificates (the 12-month limit of BR §4.9.7 instead of 10 days).
+    /// The CRL lists CA certificates (nextUpdate up to 12 months, not 10 days).
     #[arg(long)]
     pub ca_certs: bool,
-    /// A partitioned CRL: its distribution point URI, byte-identical to the certificates' CRLDP (repeatable).
+    /// Partitioned CRL: its distribution point URI, as in the CRLDP (repeatable).
     #[arg(long, value_name = "URI")]
     pub idp_uri: Vec<String>,
     /// With --idp-uri: onlyContainsUserCerts.

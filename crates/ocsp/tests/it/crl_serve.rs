@@ -101,3 +101,101 @@ fn a_crl_without_issued_list_is_good_for_all_and_only_private_allows_it() {
         );
     }
 }
+
+/// GET `path` from `r` with extra headers.
+fn fetch(r: &Responder, path: &str, headers: &[&str]) -> HttpResponse {
+    let mut h = vec!["Connection: close"];
+    h.extend_from_slice(headers);
+    http(r.addr(), &get_req(path, &h))
+}
+
+/// Wait for `pred` on the published CRL, up to `secs` seconds.
+fn wait_for(r: &Responder, secs: u64, pred: impl Fn(&HttpResponse) -> bool) -> HttpResponse {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let resp = fetch(r, "/crl/ca.crl", &[]);
+        if pred(&resp) || std::time::Instant::now() > deadline {
+            return resp;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_publishes_the_crl_and_reissues_it_after_a_revocation() {
+    let pki = Pki::new("crlpub");
+    pki.issue("good");
+    let r1 = pki.issue("revoked");
+    pki.revoke(&r1, &["-crl_reason", "keyCompromise"]);
+    let later = pki.issue("later");
+    let cfg = write(
+        &pki.dir,
+        "publish.toml",
+        &format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{}\n[[crl]]\nissuer = \"Test CA crlpub\"\nkey = {:?}\npassin = {:?}\npath = \"/crl/ca.crl\"\nhours = 48\n",
+            pki.issuer_toml(),
+            p(&pki.cakey),
+            pki.passin()
+        ),
+    );
+    let r = Responder::start(OCSP, ["--config", p(&cfg)]);
+    let first = wait_for(&r, 10, |resp| resp.status == 200);
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.header("content-type"), Some("application/pkix-crl"));
+    let etag = first.header("etag").unwrap().to_string();
+    assert!(first.header("cache-control").unwrap().contains("max-age="));
+    assert!(first.header("expires").is_some());
+    let file = pki.dir.join("published.crl");
+    std::fs::write(&file, &first.body).unwrap();
+    let text = openssl_stdout(
+        &pki.dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            p(&file),
+            "-CAfile",
+            p(&pki.cacert),
+            "-noout",
+            "-text",
+        ],
+    );
+    assert!(
+        text.contains(&format!("Serial Number: {}", pki.serial(&r1))),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("Serial Number: {}", pki.serial(&later))),
+        "{text}"
+    );
+    // The same CRL again: 304.
+    let again = fetch(&r, "/crl/ca.crl", &[&format!("If-None-Match: {etag}")]);
+    assert_eq!(again.status, 304);
+    // A revocation makes a new CRL within seconds (not at half its validity).
+    pki.revoke(&later, &["-crl_reason", "superseded"]);
+    let next = wait_for(&r, 15, |resp| resp.header("etag") != Some(etag.as_str()));
+    assert_ne!(next.header("etag"), Some(etag.as_str()), "no new CRL");
+    std::fs::write(&file, &next.body).unwrap();
+    let text = openssl_stdout(
+        &pki.dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            p(&file),
+            "-CAfile",
+            p(&pki.cacert),
+            "-noout",
+            "-text",
+        ],
+    );
+    assert!(
+        text.contains(&format!("Serial Number: {}", pki.serial(&later))),
+        "{text}"
+    );
+    // OCSP still answers on the same listener.
+    let q = pki.query(&r.url(), &["-cert", &pki.pem("revoked")]);
+    q.assert_status(&pki.pem("revoked"), "revoked");
+}
