@@ -30,6 +30,8 @@
 // Test helpers fail by panicking, with a message naming what and why.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod crl;
+pub mod crl_server;
 pub mod files;
 pub mod http;
 pub mod inproc;

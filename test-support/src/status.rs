@@ -144,6 +144,7 @@ impl MemSource {
             status: map.get(s).cloned().or_else(|| self.otherwise.clone()),
             // Read under the lock: the generation matches the map this answer came from.
             generation: self.generation.load(Ordering::SeqCst),
+            period: None,
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct Config {
     /// The metrics and health listener (`--metrics-listen`).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// CRLs `serve` publishes (`[[crl]]`).
+    #[serde(default, rename = "crl")]
+    pub crls: Vec<crate::crl_issue::publish::PublishConfig>,
     /// The PostgreSQL database of `[issuer.status] type = "postgres"` (`--db`).
     #[serde(default)]
     pub database: DatabaseConfig,
@@ -368,7 +371,11 @@ impl IssuerConfig {
     pub fn status_config(&self) -> Result<StatusConfig, IssuerError> {
         match (&self.index, &self.status) {
             (Some(index), None) => Ok(StatusConfig::index_txt(index.clone())),
-            (None, Some(status)) => Ok(status.clone()),
+            (None, Some(status)) => {
+                let mut status = status.clone();
+                status.default_issuer_ca(&self.ca);
+                Ok(status)
+            }
             (Some(_), Some(_)) => Err(IssuerError::Invalid(format!(
                 "issuer {}: both index and [issuer.status] are set: keep one",
                 self.ca.display()
@@ -539,6 +546,9 @@ impl Config {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
+        }
+        for c in &mut cfg.crls {
+            c.resolve_paths(base);
         }
         for p in [
             cfg.tls.cert.as_mut(),

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod crl_issue;
 pub mod health;
 pub mod http;
 pub mod issuer;

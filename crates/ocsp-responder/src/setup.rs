@@ -160,7 +160,46 @@ pub fn compliance(cfg: &Config, issuers: &IssuerSet, now: Timestamp) -> Complian
             out.problems.extend(refresh_problem(cfg, i));
         }
     }
+    for ic in &cfg.issuers {
+        let (problems, warnings) = good_without_record(cfg, ic);
+        out.problems.extend(problems);
+        out.warnings.extend(warnings);
+    }
     out
+}
+
+/// A status source that says `good` for serials it has no record of (a CRL without an
+/// issued list) cannot tell a serial the CA never issued from a good one: only the
+/// `private` profile allows it, and then it is said loudly.
+fn good_without_record(cfg: &Config, ic: &IssuerConfig) -> (Option<String>, Option<String>) {
+    let Ok(status) = ic.status_config() else {
+        return (None, None);
+    };
+    if !status.good_without_record() {
+        return (None, None);
+    }
+    let who = ic
+        .name
+        .clone()
+        .unwrap_or_else(|| ic.ca.display().to_string());
+    if cfg.profile == ocsp_proto::profile::Profile::Private {
+        (
+            None,
+            Some(format!(
+                "issuer {who}: {} has no issued-serial list: every serial not on the CRL,                  including serials the CA never issued, is answered GOOD; set issued =                  \"index.txt\" or a certificate directory (--issued) to answer unknown for them",
+                status.describe()
+            )),
+        )
+    } else {
+        (
+            Some(format!(
+                "issuer {who}: {} has no issued-serial list, so serials the CA never issued                  would be answered good, which profile {} forbids (unassigned-never-good):                  set issued = \"index.txt\" or a certificate directory (--issued)",
+                status.describe(),
+                cfg.profile
+            )),
+            None,
+        )
+    }
 }
 
 /// The refresh-window rule for one issuer: answers are re-signed after
@@ -200,8 +239,14 @@ pub fn chain(
 /// Build everything `cfg` describes: issuers, their checks, the signing pool, live
 /// signing, the cache and the filter in front of them.
 pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError> {
-    let (issuers, warnings) = load_issuers(cfg, opts)?;
+    let (issuers, mut warnings) = load_issuers(cfg, opts)?;
     let problems = compliance(cfg, &issuers, opts.clock.now()).problems;
+    // Said at every start, not only by check-config.
+    warnings.extend(
+        cfg.issuers
+            .iter()
+            .filter_map(|ic| good_without_record(cfg, ic).1),
+    );
     if !problems.is_empty() {
         return Err(SetupError::Profile {
             profile: cfg.profile,

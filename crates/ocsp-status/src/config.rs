@@ -31,6 +31,10 @@ pub const DEFAULT_INDEX_CHECK_MS: u64 = 1;
 pub enum StatusConfig {
     /// An OpenSSL CA database (`index.txt`), reloaded when `openssl ca` replaces it.
     IndexTxt(IndexTxtConfig),
+    /// A CA's CRLs (complete and delta), fetched from files or HTTP(S), with an
+    /// optional issued-serial list.
+    #[cfg(feature = "crl")]
+    Crl(crate::crl::config::CrlConfig),
     /// A PostgreSQL database shared by many nodes (`[database]` says where); the issuer
     /// is the one registered with this `[[issuer]]`'s CA certificate (key and name).
     Postgres(PostgresConfig),
@@ -139,6 +143,10 @@ pub enum OpenError {
     /// registered), or this build cannot use one; the message names the fix.
     #[error("{0}")]
     Database(String),
+    /// A CRL source whose CRLs, CA certificate or issued list could not be loaded.
+    #[cfg(feature = "crl")]
+    #[error("crl status source: {0}")]
+    Crl(String),
 }
 
 /// What `open` needs besides the table itself.
@@ -186,6 +194,10 @@ impl StatusConfig {
                 Ok(source)
             }
             StatusConfig::Postgres(c) => open_postgres(c, opts),
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => {
+                Ok(crate::crl::CrlSource::open(c, opts).map_err(OpenError::Crl)?)
+            }
         }
     }
 
@@ -198,6 +210,8 @@ impl StatusConfig {
                 }
             }
             StatusConfig::Postgres(_) => {}
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => c.resolve_paths(base),
         }
     }
 
@@ -211,6 +225,36 @@ impl StatusConfig {
                 }
                 _ => "postgres (strict)".to_string(),
             },
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => format!("crl {}", c.locations.join(", ")),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// Fill in what the backend takes from its issuer when its own table leaves it out
+    /// (a CRL source's CA certificate); nothing for other backends.
+    pub fn default_issuer_ca(&mut self, ca: &Path) {
+        match self {
+            StatusConfig::IndexTxt(_) | StatusConfig::Postgres(_) => {
+                let _ = ca;
+            }
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => {
+                if c.ca.is_none() {
+                    c.ca = Some(ca.to_path_buf());
+                }
+            }
+        }
+    }
+
+    /// Whether this backend answers `good` for serials it holds no record of (a CRL
+    /// without an issued list): the `cabf` and `mozilla` profiles refuse it.
+    pub fn good_without_record(&self) -> bool {
+        match self {
+            StatusConfig::IndexTxt(_) | StatusConfig::Postgres(_) => false,
+            #[cfg(feature = "crl")]
+            StatusConfig::Crl(c) => c.good_without_record(),
         }
     }
 }

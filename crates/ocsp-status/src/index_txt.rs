@@ -578,7 +578,7 @@ fn read_table(file: &File, size: u64) -> Result<Table, lex::ScanError> {
     let mut builder = TableBuilder::for_file_size(size);
     scan(file, |line_no, line| {
         let raw = parse_line(line)?;
-        builder.push(raw.serial, raw.revocation.as_ref(), line_no)
+        builder.push(raw.serial, raw.revocation.as_ref(), raw.expires, line_no)
     })?;
     builder.finish()
 }
@@ -622,6 +622,7 @@ impl StatusSource for IndexTxtSource {
                 return Ok(Lookup {
                     status: st.table.get(serial.as_bytes()),
                     generation: st.generation,
+                    period: None,
                 });
             }
         }
@@ -629,6 +630,7 @@ impl StatusSource for IndexTxtSource {
         Ok(Lookup {
             status: st.table.get(serial.as_bytes()),
             generation: st.generation,
+            period: None,
         })
     }
 
@@ -663,11 +665,11 @@ impl StatusSource for IndexTxtSource {
         visit: &mut (dyn FnMut(StatusEntry) + Send),
     ) -> Result<u64, StatusError> {
         let st = self.current().await?;
-        for (serial, status) in st.table.iter() {
+        for (serial, status, expires) in st.table.iter() {
             visit(StatusEntry {
                 serial,
                 status,
-                expires: None,
+                expires: Some(expires),
             });
         }
         Ok(st.generation)

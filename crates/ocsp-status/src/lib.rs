@@ -28,6 +28,8 @@
 
 pub mod clock;
 pub mod config;
+#[cfg(feature = "crl")]
+pub mod crl;
 pub mod index_txt;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -65,6 +67,32 @@ pub struct Lookup {
     pub status: Option<CertStatus>,
     /// The generation of the state the answer came from.
     pub generation: u64,
+    /// The period the source's state speaks for, when the source has one (a CRL's
+    /// thisUpdate and nextUpdate): the answer's thisUpdate is its start and its nextUpdate
+    /// is never past its end. `None`: the state is current until the next generation
+    /// (an index file, a database), and the responder's own validity applies.
+    pub period: Option<Period>,
+}
+
+impl Lookup {
+    /// A lookup without a period of its own.
+    pub fn new(status: Option<CertStatus>, generation: u64) -> Lookup {
+        Lookup {
+            status,
+            generation,
+            period: None,
+        }
+    }
+}
+
+/// The period a source's state is vouched for (RFC 6960 §4.2.2.1: "the {thisUpdate,
+/// nextUpdate} interval … corresponds to the {thisUpdate, nextUpdate} interval in CRLs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// When the state was known correct (the CRL's thisUpdate).
+    pub this_update: Timestamp,
+    /// When the next state is due (the CRL's nextUpdate): no answer may claim more.
+    pub next_update: Timestamp,
 }
 
 /// One entry of a source, as enumerated by [`StatusSource::entries`].

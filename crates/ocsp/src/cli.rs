@@ -55,6 +55,8 @@ pub enum Command {
     /// Print what the status database says about one serial, and which nodes have seen it.
     #[cfg(feature = "postgres")]
     Status(Box<cmd::revoke::StatusArgs>),
+    /// Write a CA's CRL from its status source (index.txt or any configured backend), signed by the CA's key.
+    Crl(Box<cmd::crl::Args>),
 }
 
 impl Command {
@@ -80,6 +82,7 @@ impl Command {
             Command::Unrevoke(a) => cmd::revoke::run_unrevoke(*a),
             #[cfg(feature = "postgres")]
             Command::Status(a) => cmd::revoke::run_status(*a),
+            Command::Crl(a) => cmd::crl::run(*a),
         }
     }
 }

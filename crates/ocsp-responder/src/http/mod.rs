@@ -60,6 +60,7 @@ macro_rules! forward_write {
 pub mod differential;
 pub mod h1;
 pub mod parse_cache;
+pub mod published;
 pub mod server;
 pub mod tls;
 mod watchdog;
@@ -110,6 +111,7 @@ pub struct Edge {
     unavailable: Sampler,
     parsed: ParseCache,
     clock: Arc<dyn Clock>,
+    published: Option<Arc<dyn published::Published>>,
 }
 
 impl Edge {
@@ -129,7 +131,20 @@ impl Edge {
             unavailable: Sampler::new("try_later", 10, Duration::from_secs(60)),
             parsed: ParseCache::new(parse_cache::DEFAULT_CAPACITY),
             clock: clock::system(),
+            published: None,
         }
+    }
+
+    /// Serve the files `published` holds (CRLs) at their paths, before OCSP decoding.
+    pub fn with_published(mut self, published: Arc<dyn published::Published>) -> Edge {
+        self.published = Some(published);
+        self
+    }
+
+    /// The reply for a published file at `path`, when there is one.
+    fn published_reply(&self, method: &Method, path: &str, inm: Option<&[u8]>) -> Option<Reply> {
+        let p = self.published.as_ref()?;
+        published::reply(p.as_ref(), method, path, inm, self.clock.now())
     }
 
     /// Log the client's address in access lines (`client_addr`), and at most `burst`
@@ -667,6 +682,13 @@ pub async fn handle_from(
     } else {
         None
     };
+    if let Some(r) = edge.published_reply(
+        &method,
+        req.uri().path(),
+        inm.as_ref().map(HeaderValue::as_bytes),
+    ) {
+        return r.into_response();
+    }
     let decoded = decode(edge, req).await;
     answer(
         edge,
@@ -693,6 +715,9 @@ pub async fn handle_parts(
 ) -> Reply {
     let started = Instant::now();
     let conditional = method == Method::GET || method == Method::HEAD;
+    if let Some(r) = edge.published_reply(method, path, if_none_match) {
+        return r;
+    }
     let decoded = match *method {
         Method::GET | Method::HEAD => decode_get(edge, path),
         Method::POST => {

@@ -24,7 +24,7 @@ use ocsp_proto::request::ParsedRequest;
 use ocsp_proto::response::{build_signed, ResponseParams, SingleAnswer};
 use ocsp_proto::x509_ocsp::CertId;
 use ocsp_proto::{CertStatus, Timestamp};
-use ocsp_status::SharedClock;
+use ocsp_status::{Period, SharedClock};
 use std::sync::Arc;
 
 /// Signs every answer from the issuers' status sources.
@@ -44,6 +44,8 @@ pub struct Item {
     pub issuer: Arc<Issuer>,
     /// The status on record (`None`: the source holds no record).
     pub record: Option<CertStatus>,
+    /// The period the source vouches for (a CRL's): see [`answer_times`].
+    pub period: Option<Period>,
 }
 
 impl LiveSource {
@@ -127,6 +129,7 @@ impl Sign for LiveSource {
                 cert_id: item.cert_id.clone(),
                 issuer: issuer.clone(),
                 record: lookup.status,
+                period: lookup.period,
             });
         }
         let records = items.iter().map(|i| i.record.clone()).collect();
@@ -172,14 +175,19 @@ fn build_job(
     for item in items {
         let (status, ext) = item.issuer.stated_status(item.record.as_ref());
         extended_revoke |= ext;
-        // No nextUpdate past the responder certificate's notAfter (CA/B BR 4.9.10).
-        let next = now.plus(item.issuer.validity_secs).min(responder.not_after);
+        let (this_update, next) = answer_times(
+            now,
+            item.issuer.validity_secs,
+            responder.not_after,
+            item.period,
+            profile,
+        )?;
         next_min = next_min.min(next);
         statuses.push(status.name());
         answers.push(SingleAnswer {
             cert_id: item.cert_id,
             status,
-            this_update: now,
+            this_update,
             next_update: Some(next),
         });
     }
@@ -198,6 +206,45 @@ fn build_job(
             .map_err(|e| SourceError::Internal(e.to_string()))?;
         Ok(Arc::new(Answer::new(der, now, next_min, now, statuses)))
     })
+}
+
+/// thisUpdate and nextUpdate of one answer signed at `now`.
+///
+/// - Without a period: thisUpdate is `now`, nextUpdate `now + validity`.
+/// - With a source's period (a CRL's): thisUpdate is the period's start (never after
+///   `now`), and nextUpdate never passes the period's end: an answer never claims more
+///   than the CRL it came from. When the profile's longest validity is shorter than
+///   from the period's start, thisUpdate moves later (still inside the period, still not
+///   after `now`: the status was known correct then too).
+/// - Always: no nextUpdate past the responder certificate's notAfter (CA/B BR 4.9.10).
+///
+/// A period already over (or ending now) is `Unavailable` (`tryLater`): never an answer
+/// whose nextUpdate is in the past.
+pub fn answer_times(
+    now: Timestamp,
+    validity_secs: u64,
+    not_after: Timestamp,
+    period: Option<Period>,
+    profile: Profile,
+) -> Result<(Timestamp, Timestamp), SourceError> {
+    let next = now.plus(validity_secs).min(not_after);
+    let Some(p) = period else {
+        return Ok((now, next));
+    };
+    let next = next.min(p.next_update);
+    if next <= now {
+        return Err(SourceError::Unavailable(format!(
+            "the status source's data is valid until {} and nothing newer is loaded",
+            p.next_update
+        )));
+    }
+    let mut this = p.this_update.min(now);
+    if let (_, Some(max)) = profile.validity_bounds() {
+        // The interval counts both ends: next − this + 1 ≤ max.
+        let earliest = Timestamp(next.0.saturating_sub(max.saturating_sub(1)));
+        this = this.max(earliest).min(now);
+    }
+    Ok((this, next))
 }
 
 /// Check `params` against `profile` before `responder` signs them. `on_record[i]` says
@@ -279,6 +326,69 @@ mod tests {
             Err(SourceError::NotFound)
         ));
         let _ = Serial::from_hex("01");
+    }
+
+    #[test]
+    fn answer_times_never_outlive_the_period() {
+        let now = Timestamp(1_000_000);
+        let far = Timestamp(u64::MAX / 2);
+        let day = 86_400;
+        // No period: now .. now + validity.
+        assert_eq!(
+            answer_times(now, day, far, None, Profile::Cabf).unwrap(),
+            (now, now.plus(day))
+        );
+        // A CRL from an hour ago, due in two hours: thisUpdate is the CRL's, nextUpdate
+        // never past the CRL's.
+        let p = Period {
+            this_update: now.minus(3_600),
+            next_update: now.plus(7_200),
+        };
+        assert_eq!(
+            answer_times(now, day, far, Some(p), Profile::Private).unwrap(),
+            (now.minus(3_600), now.plus(7_200))
+        );
+        // A CRL issued 12 days ago and due in 2: under cabf (10 days at most) thisUpdate
+        // moves later, never after now.
+        let p = Period {
+            this_update: now.minus(12 * day),
+            next_update: now.plus(2 * day),
+        };
+        let (this, next) = answer_times(now, 3 * day, far, Some(p), Profile::Cabf).unwrap();
+        assert_eq!(next, now.plus(2 * day));
+        assert!(this <= now && next.0 - this.0 < 10 * day, "{this} {next}");
+        assert!(Profile::Cabf.check_validity(next.0 - this.0).is_ok());
+        // A thisUpdate in the future is clamped to now.
+        let p = Period {
+            this_update: now.plus(60),
+            next_update: now.plus(day),
+        };
+        assert_eq!(
+            answer_times(now, day, far, Some(p), Profile::Private)
+                .unwrap()
+                .0,
+            now
+        );
+        // Past (or at) nextUpdate: unavailable, never an answer dated in the past.
+        let p = Period {
+            this_update: now.minus(day),
+            next_update: now,
+        };
+        assert!(matches!(
+            answer_times(now, day, far, Some(p), Profile::Private),
+            Err(SourceError::Unavailable(_))
+        ));
+        // The responder certificate's notAfter still bounds everything.
+        let p = Period {
+            this_update: now.minus(60),
+            next_update: now.plus(day),
+        };
+        assert_eq!(
+            answer_times(now, day, now.plus(100), Some(p), Profile::Private)
+                .unwrap()
+                .1,
+            now.plus(100)
+        );
     }
 
     #[tokio::test]

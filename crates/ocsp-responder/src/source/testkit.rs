@@ -114,6 +114,7 @@ impl StatusSource for MemSource {
         Ok(Lookup {
             status: s.0.get(serial).cloned(),
             generation: s.1,
+            period: None,
         })
     }
     async fn generation(&self) -> Result<u64, StatusError> {

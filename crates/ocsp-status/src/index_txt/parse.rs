@@ -114,7 +114,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<IndexEntry>, IndexError> {
     let mut keys = TableBuilder::default();
     scan(bytes, |line_no, line| {
         let raw = parse_line(line)?;
-        keys.push(raw.serial, raw.revocation.as_ref(), line_no)?;
+        keys.push(raw.serial, raw.revocation.as_ref(), raw.expires, line_no)?;
         entries.push(IndexEntry {
             flag: raw.flag,
             expires: raw.expires,

@@ -1,9 +1,11 @@
 //! The compact, immutable table a snapshot serves lookups from.
 //!
-//! One 28-byte record per entry: the serial's magnitude left-padded to 20 octets (RFC 5280
+//! One 32-byte record per entry: the serial's magnitude left-padded to 20 octets (RFC 5280
 //! caps serials at 20 octets, so the padded form is unique), held as five big-endian `u32`
 //! words so that it sorts numerically without `memcmp` calls, an index
-//! into the revocations (none for a good entry) and the line number. Revocations take 24
+//! into the revocations (none for a good entry), the line number and the certificate's
+//! expiry (seconds since 1970 in a `u32`; a later notAfter, such as `99991231235959Z`,
+//! is held as "no well-defined expiration", [`Timestamp::LAST_GENERALIZED`]). Revocations take 24
 //! bytes each, hold-instruction OIDs are interned. Serials longer than 20 octets (which
 //! openssl accepts) go to a small side list. No per-line allocation.
 //!
@@ -46,6 +48,7 @@ struct Rec {
     key: Key,
     rev: u32,
     line: u32,
+    expires: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +56,19 @@ struct LongRec {
     serial: Box<[u8]>,
     rev: u32,
     line: u32,
+    expires: u32,
+}
+
+fn expires_of(t: Timestamp) -> u32 {
+    u32::try_from(t.0).unwrap_or(u32::MAX)
+}
+
+fn expiry(e: u32) -> Timestamp {
+    if e == u32::MAX {
+        Timestamp::LAST_GENERALIZED
+    } else {
+        Timestamp(u64::from(e))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,21 +158,28 @@ impl Table {
         })
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus, Timestamp)> + '_ {
         let short = self.recs.iter().map(|r| {
             (
                 Serial::from_der_content(&bytes_of(&r.key)),
                 self.status_of(r.rev),
+                expiry(r.expires),
             )
         });
-        let long = self
-            .long
-            .iter()
-            .map(|l| (Serial::from_der_content(&l.serial), self.status_of(l.rev)));
-        let negative = self
-            .negative
-            .iter()
-            .map(|l| (negative_serial(&l.serial), self.status_of(l.rev)));
+        let long = self.long.iter().map(|l| {
+            (
+                Serial::from_der_content(&l.serial),
+                self.status_of(l.rev),
+                expiry(l.expires),
+            )
+        });
+        let negative = self.negative.iter().map(|l| {
+            (
+                negative_serial(&l.serial),
+                self.status_of(l.rev),
+                expiry(l.expires),
+            )
+        });
         short.chain(long).chain(negative)
     }
 }
@@ -267,9 +290,11 @@ impl TableBuilder {
         &mut self,
         hex: &[u8],
         revocation: Option<&Revocation>,
+        expires: Timestamp,
         line: usize,
     ) -> Result<(), String> {
         let rev = self.revocation_index(revocation)?;
+        let expires = expires_of(expires);
         let t = &mut self.table;
         let line = u32::try_from(line).unwrap_or(u32::MAX);
         let digits = strip_zero_digits(hex);
@@ -278,6 +303,7 @@ impl TableBuilder {
                 serial: hex_magnitude(digits).into_boxed_slice(),
                 rev,
                 line,
+                expires,
             });
         } else {
             let mut padded = [0u8; KEY_LEN];
@@ -293,6 +319,7 @@ impl TableBuilder {
                 key: key_of(&padded),
                 rev,
                 line,
+                expires,
             });
         }
         Ok(())
@@ -319,6 +346,9 @@ impl TableBuilder {
         line: usize,
     ) -> Result<(), String> {
         let rev = self.revocation_index(revocation)?;
+        // A database row's notAfter is not carried into the table yet: entries from
+        // `push_serial` report no well-defined expiration.
+        let expires = expires_of(Timestamp::LAST_GENERALIZED);
         let t = &mut self.table;
         let line = u32::try_from(line).unwrap_or(u32::MAX);
         let bytes = serial.as_bytes();
@@ -327,12 +357,14 @@ impl TableBuilder {
                 serial: bytes.into(),
                 rev,
                 line,
+                expires,
             });
         } else if bytes.len() > KEY_LEN {
             t.long.push(LongRec {
                 serial: bytes.into(),
                 rev,
                 line,
+                expires,
             });
         } else {
             let mut padded = [0u8; KEY_LEN];
@@ -341,6 +373,7 @@ impl TableBuilder {
                 key: key_of(&padded),
                 rev,
                 line,
+                expires,
             });
         }
         Ok(())
@@ -468,6 +501,13 @@ impl IndexSnapshot {
 
     /// Every entry, by ascending serial (serials of more than 20 octets last).
     pub fn iter(&self) -> impl Iterator<Item = (Serial, CertStatus)> + '_ {
+        self.table
+            .iter()
+            .map(|(serial, status, _)| (serial, status))
+    }
+
+    /// Every entry with its certificate's expiry (notAfter), by ascending serial.
+    pub fn iter_with_expiry(&self) -> impl Iterator<Item = (Serial, CertStatus, Timestamp)> + '_ {
         self.table.iter()
     }
 }
@@ -480,7 +520,13 @@ mod tests {
     fn build(entries: &[(&str, Option<Revocation>)]) -> Table {
         let mut b = TableBuilder::default();
         for (i, (hex, rev)) in entries.iter().enumerate() {
-            b.push(hex.as_bytes(), rev.as_ref(), i + 1).unwrap();
+            b.push(
+                hex.as_bytes(),
+                rev.as_ref(),
+                Timestamp(2_000_000_000),
+                i + 1,
+            )
+            .unwrap();
         }
         b.finish().unwrap()
     }
@@ -556,20 +602,20 @@ mod tests {
 
     #[test]
     fn compact() {
-        assert_eq!(std::mem::size_of::<Rec>(), 28);
+        assert_eq!(std::mem::size_of::<Rec>(), 32);
         assert_eq!(std::mem::size_of::<Rev>(), 24);
         let mut b = TableBuilder::default();
         let n = 10_000;
         for i in 0..n {
             let hex = format!("{:040X}", (i as u128) * 0x1_0000_0001_0000_0001 + 7);
             let rev = (i % 10 == 0).then(|| Revocation::at(Timestamp(i)));
-            b.push(hex.as_bytes(), rev.as_ref(), i as usize + 1)
+            b.push(hex.as_bytes(), rev.as_ref(), Timestamp(i), i as usize + 1)
                 .unwrap();
         }
         let t = b.finish().unwrap();
         assert_eq!(t.len(), n as usize);
-        // 28 bytes per entry plus 24 per revoked one.
-        assert!(t.heap_bytes() <= n as usize * 28 + n as usize / 10 * 24);
+        // 32 bytes per entry plus 24 per revoked one.
+        assert!(t.heap_bytes() <= n as usize * 32 + n as usize / 10 * 24);
     }
 
     #[test]
@@ -605,7 +651,7 @@ mod tests {
         );
         assert_eq!(t.get_serial(&long), Some(CertStatus::Good));
         assert_eq!(t.get_serial(&small), Some(CertStatus::Good));
-        let all: Vec<Serial> = t.iter().map(|(s, _)| s).collect();
+        let all: Vec<Serial> = t.iter().map(|(s, _, _)| s).collect();
         assert_eq!(all, vec![small, long, neg.clone()]);
         let mut dup = TableBuilder::default();
         dup.push_serial(&neg, None, 1).unwrap();

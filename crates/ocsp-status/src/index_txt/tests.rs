@@ -430,6 +430,10 @@ async fn entries_enumerate_one_state_in_serial_order() {
     assert_eq!(serials, vec![serial("0A"), serial("0B"), serial("0C")]);
     assert!(is_revoked(Some(seen[0].status.clone())));
     assert_eq!(seen[1].status, CertStatus::Good);
+    // The certificates' notAfter (351231235959Z) reaches the entries: a CRL issued from
+    // them keeps a revoked entry until one CRL after it.
+    let expiry = Timestamp::from_asn1_text(b"351231235959Z");
+    assert!(seen.iter().all(|e| e.expires == expiry), "{seen:?}");
 }
 
 #[tokio::test]

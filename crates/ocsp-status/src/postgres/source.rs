@@ -843,6 +843,7 @@ impl StatusSource for PgSource {
         Ok(Lookup {
             status: st.get(serial),
             generation: st.generation,
+            period: None,
         })
     }
 

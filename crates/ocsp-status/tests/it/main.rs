@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crl_source;
 mod index_txt_openssl;
 mod index_txt_scale;
 mod pg_source;

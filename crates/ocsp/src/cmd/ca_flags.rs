@@ -4,6 +4,7 @@
 use anyhow::bail;
 use ocsp_responder::config::{Config, IssuerConfig, ResponderIdConfig, UnknownSerial};
 use ocsp_status::config::PostgresConfig;
+use ocsp_status::crl::config::{CrlConfig, IssuedConfig};
 use ocsp_status::StatusConfig;
 use std::path::PathBuf;
 
@@ -54,6 +55,14 @@ pub struct CaFlags {
     /// [database] url_file).
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+    /// Answer from CRLs instead of --index: FILE, file: or http(s):// URL
+    /// (repeatable: the complete CRL and its delta CRLs).
+    #[arg(long, value_name = "URL|FILE")]
+    pub crl: Vec<String>,
+    /// Serials the CA issued, for --crl: index.txt or a certificate directory
+    /// (without it, serials not on the CRL are good: private profile only).
+    #[arg(long, value_name = "FILE|DIR", requires = "crl")]
+    pub issued: Option<PathBuf>,
 }
 
 /// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
@@ -87,19 +96,25 @@ impl CaFlags {
             && self.ca.is_none()
             && self.rsigner.is_none()
             && self.rkey.is_none()
+            && self.crl.is_empty()
         {
             return Ok(None);
         }
         let db = self.db.is_some()
             || std::env::var("OCSP_DATABASE_URL").is_ok_and(|u| !u.trim().is_empty());
-        let (ca, index, status) = match (self.ca.clone(), self.index.clone()) {
-            (Some(ca), Some(index)) => (ca, Some(index), None),
-            (Some(ca), None) if db => (
-                ca,
-                None,
-                Some(StatusConfig::Postgres(PostgresConfig::default())),
-            ),
-            _ => bail!("a CA given by flags needs --ca CAFILE and its statuses: --index index.txt, or --db URL (or OCSP_DATABASE_URL)"),
+        let Some(ca) = self.ca.clone() else {
+            bail!("a CA given by flags needs --ca CAFILE and its statuses: --index index.txt, --crl URL, or --db URL (or OCSP_DATABASE_URL)");
+        };
+        let (index, status) = match (self.index.clone(), self.crl.is_empty()) {
+            (Some(_), false) => bail!("give --index or --crl, not both (for an issued-serial list beside --crl, use --issued index.txt)"),
+            (Some(index), true) => (Some(index), None),
+            (None, false) => {
+                let mut c = CrlConfig::new(self.crl.clone());
+                c.issued = self.issued.clone().map(IssuedConfig::Path);
+                (None, Some(StatusConfig::Crl(c)))
+            }
+            (None, true) if db => (None, Some(StatusConfig::Postgres(PostgresConfig::default()))),
+            (None, true) => bail!("a CA given by flags needs --ca CAFILE and its statuses: --index index.txt, --crl URL, or --db URL (or OCSP_DATABASE_URL)"),
         };
         Ok(Some(IssuerConfig {
             name: None,

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod db;
 #[cfg(feature = "postgres")]
 pub mod db_flags;
+pub mod crl;
 pub mod demo;
 #[cfg(feature = "postgres")]
 pub mod import;

@@ -384,6 +384,18 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
     if cfg.server.text {
         edge = edge.with_text(text_hook());
     }
+    if !cfg.crls.is_empty() {
+        let mut prompt = crate::passphrase::prompt_passin;
+        let published = ocsp_responder::crl_issue::publish::start(
+            &cfg.crls,
+            &built.issuers,
+            cfg.profile,
+            built.clock.clone(),
+            &mut prompt,
+        )
+        .map_err(anyhow::Error::msg)?;
+        edge = edge.with_published(published);
+    }
     let mut server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
     let ops = prepare_ops(cfg, &built, &mut server)?;
     Ok(Prepared {

@@ -12,6 +12,8 @@
 mod cli_docs;
 mod cli_usage;
 mod db_cli;
+mod crl_issue;
+mod crl_serve;
 mod demo;
 mod error_messages;
 mod inspect_cli;

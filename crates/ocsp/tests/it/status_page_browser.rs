@@ -54,6 +54,7 @@ impl StatusSource for Records {
         Ok(Lookup {
             status,
             generation: 7,
+            period: None,
         })
     }
     async fn generation(&self) -> Result<u64, StatusError> {

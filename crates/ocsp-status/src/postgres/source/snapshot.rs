@@ -107,7 +107,8 @@ impl Snapshot {
         let mut out: Vec<(Serial, CertStatus)> = self
             .table
             .iter()
-            .filter(|(s, _)| !self.overlay.contains_key(s))
+            .filter(|(s, _, _)| !self.overlay.contains_key(s))
+            .map(|(s, st, _)| (s, st))
             .collect();
         out.extend(
             self.overlay
@@ -161,7 +162,7 @@ impl Snapshot {
 fn fold(table: &Table, overlay: &HashMap<Serial, Option<CertStatus>>) -> Result<Table, String> {
     let mut b = TableBuilder::with_capacity(table.len() + overlay.len());
     let mut line = 0;
-    for (serial, status) in table.iter() {
+    for (serial, status, _) in table.iter() {
         if overlay.contains_key(&serial) {
             continue;
         }
