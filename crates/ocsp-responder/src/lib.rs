@@ -12,6 +12,7 @@ pub mod http;
 pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
+pub mod rollover;
 pub mod setup;
 pub mod source;
 pub mod status_page;

@@ -15,7 +15,9 @@
 
 use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight, Severity};
-use crate::issuer::{file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig};
+use crate::issuer::{
+    file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig, ResponderSlot,
+};
 use crate::source::cache::{CacheOptions, CachedSource};
 use crate::source::filter::Filter;
 use crate::source::live::LiveSource;
@@ -286,7 +288,7 @@ struct ResponderSpec {
 /// certificate and key files.
 pub struct IssuerLoader<'a> {
     prompt: PassphrasePrompt<'a>,
-    responders: HashMap<ResponderSpec, Arc<Responder>>,
+    responders: HashMap<ResponderSpec, Arc<ResponderSlot>>,
     clock: SharedClock,
     warnings: Vec<String>,
 }
@@ -299,7 +301,7 @@ fn subject_cn(cert: &Certificate) -> String {
         .unwrap_or(s)
 }
 
-fn sign_options(cfg: &IssuerConfig) -> Result<SignOptions, IssuerError> {
+pub(crate) fn sign_options(cfg: &IssuerConfig) -> Result<SignOptions, IssuerError> {
     let mut opts = SignOptions::default();
     if let Some(md) = &cfg.rmd {
         opts.digest = match HashAlg::from_name(md) {
@@ -371,21 +373,22 @@ impl<'a> IssuerLoader<'a> {
         let responder = match self.responders.get(&key) {
             Some(r) => r.clone(),
             None => {
-                let r = Arc::new(self.load_responder(
+                let r = ResponderSlot::new(Arc::new(self.load_responder(
                     cfg,
                     &ca,
                     &rsigner_path,
                     &rkey_path,
                     &key.key,
                     opts,
-                )?);
+                )?));
                 self.responders.insert(key, r.clone());
                 r
             }
         };
-        if responder.delegated {
+        let current = responder.current();
+        if current.delegated {
             // A shared responder must also be entitled to answer for this CA.
-            sigalg::cert_issued_by(&responder.cert, &ca).map_err(|_| {
+            sigalg::cert_issued_by(&current.cert, &ca).map_err(|_| {
                 file_err(
                     &rsigner_path,
                     format!(
@@ -422,7 +425,9 @@ impl<'a> IssuerLoader<'a> {
         })
     }
 
-    fn load_responder(
+    /// Load and check one responder (certificate, key, delegation) for `cfg`'s CA `ca`:
+    /// at start, and again by [`crate::rollover`] when its files change.
+    pub(crate) fn load_responder(
         &mut self,
         cfg: &IssuerConfig,
         ca: &Certificate,

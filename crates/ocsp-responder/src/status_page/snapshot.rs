@@ -277,7 +277,7 @@ fn rfc3339(secs: f64) -> String {
 }
 
 async fn issuer_status(issuer: &Issuer, samples: &[Sample], now: Timestamp) -> IssuerStatus {
-    let r = &issuer.responder;
+    let r = issuer.responder.current();
     let left = r.not_after.0 as i64 - now.0 as i64;
     let by_issuer = [("issuer", issuer.name.as_str())];
     let metric = |name: &str| prom_text::sum(samples, name, &by_issuer);
