@@ -194,7 +194,7 @@ impl World {
 fn cert_of(files: &SignerFiles) -> Certificate {
     let pem = std::fs::read_to_string(&files.cert).unwrap();
     let start = pem.find("-----BEGIN CERTIFICATE-----").unwrap();
-    Certificate::from_pem(pem[start..].as_bytes()).unwrap()
+    Certificate::from_pem(&pem.as_bytes()[start..]).unwrap()
 }
 
 /// Whether `der` is a successful answer whose signature verifies with `files`' certificate.
