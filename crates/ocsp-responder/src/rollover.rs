@@ -39,11 +39,11 @@
 use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight_responder, Severity};
 use crate::issuer::{file_err, IssuerError, IssuerSet, Responder, ResponderSlot};
-use crate::setup::{read_one_cert, sign_options, IssuerLoader};
+use crate::setup::{read_one_cert, responder_key_spec, sign_options, IssuerLoader};
 use crate::source::cache::CachedSource;
 use ocsp_proto::profile::Profile;
 use ocsp_proto::{sigalg, HashAlg, Timestamp};
-use ocsp_signer::{KeySpec, Passin, PromptError, Secret};
+use ocsp_signer::{PromptError, Secret};
 use ocsp_status::SharedClock;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -134,7 +134,7 @@ impl Rollover {
                 continue;
             }
             let (cert, key) = main_paths(ic);
-            let fingerprint = fingerprint(&cert, &key, &ic.rother);
+            let fingerprint = fingerprint(ic, &cert, &key);
             slots.push(SlotState {
                 slot: issuer.responder.clone(),
                 cfg: ic.clone(),
@@ -189,7 +189,7 @@ impl Rollover {
             let mut errors = Vec::new();
             let mut changed = false;
             let (cert, key) = main_paths(&s.cfg);
-            if fingerprint(&cert, &key, &s.cfg.rother) != s.main.fingerprint {
+            if fingerprint(&s.cfg, &cert, &key) != s.main.fingerprint {
                 match self.load_pair(s, &cert, &key, now) {
                     Ok(p) => {
                         s.main = p;
@@ -199,7 +199,7 @@ impl Rollover {
                 }
             }
             if let Some((cert, key)) = next_paths(&s.cfg) {
-                let fp = fingerprint(&cert, &key, &s.cfg.rother);
+                let fp = fingerprint(&s.cfg, &cert, &key);
                 if s.next.as_ref().map(|p| &p.fingerprint) != Some(&fp) {
                     match self.load_pair(s, &cert, &key, now) {
                         Ok(p) => {
@@ -338,7 +338,7 @@ impl Rollover {
         key: &Path,
         now: Timestamp,
     ) -> Result<Pair, IssuerError> {
-        let fingerprint = fingerprint(cert, key, &s.cfg.rother);
+        let fingerprint = fingerprint(&s.cfg, cert, key);
         let rcert = read_one_cert(cert)?;
         let not_before = not_before(&rcert);
         let at = now.max(not_before);
@@ -353,7 +353,7 @@ impl Rollover {
             .sharers
             .first()
             .ok_or_else(|| IssuerError::Invalid("a responder without an issuer".into()))?;
-        let spec = KeySpec::file(key, s.cfg.passin.clone().map(Passin::new));
+        let spec = responder_key_spec(&s.cfg, key);
         let opts = sign_options(&s.cfg)?;
         let responder = loader.load_responder(&s.cfg, &first.ca, cert, key, &spec, opts)?;
         for w in loader.warnings() {
@@ -425,14 +425,16 @@ fn next_paths(ic: &IssuerConfig) -> Option<(PathBuf, PathBuf)> {
     Some((cert, key))
 }
 
-/// SHA-256 over the contents of a pair's files (an unreadable file hashes as its error,
-/// so the reload that reads it reports it).
-fn fingerprint(cert: &Path, key: &Path, rother: &[PathBuf]) -> Vec<u8> {
-    let mut all = Vec::new();
-    for p in std::iter::once(cert)
-        .chain(std::iter::once(key))
-        .chain(rother.iter().map(PathBuf::as_path))
-    {
+/// SHA-256 over the key's spec (its `Debug`, which shows no secret) and the contents of
+/// the pair's certificate, key and `rother` files (an unreadable file hashes as its
+/// error, so the reload that reads it reports it; a key that is no file, such as a token
+/// object, is then known by its spec, and its certificate file says when it changed).
+fn fingerprint(ic: &IssuerConfig, cert: &Path, key: &Path) -> Vec<u8> {
+    let mut all = HashAlg::Sha256.digest(format!("{:?}", responder_key_spec(ic, key)).as_bytes());
+    let files = [cert, key]
+        .into_iter()
+        .chain(ic.rother.iter().map(PathBuf::as_path));
+    for p in files {
         let bytes = std::fs::read(p).unwrap_or_else(|e| format!("unreadable: {e}").into_bytes());
         all.extend_from_slice(&HashAlg::Sha256.digest(&bytes));
     }

@@ -267,6 +267,13 @@ pub fn read_one_cert(path: &Path) -> Result<Certificate, IssuerError> {
         .ok_or_else(|| file_err(path, "no certificate"))
 }
 
+/// The [`KeySpec`] of responder key `rkey` of issuer `cfg` (unlocked with its `passin`):
+/// the one place a configured key becomes a spec, at start and when
+/// [`crate::rollover`] loads a replacement or the next key (`rkey_next`).
+pub fn responder_key_spec(cfg: &IssuerConfig, rkey: &Path) -> KeySpec {
+    KeySpec::file(rkey, cfg.passin.clone().map(Passin::new))
+}
+
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
 /// binary; an error elsewhere).
 pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Secret, PromptError>;
@@ -363,7 +370,7 @@ impl<'a> IssuerLoader<'a> {
         let opts = sign_options(cfg)?;
         let key = ResponderSpec {
             rsigner: rsigner_path.clone(),
-            key: KeySpec::file(&rkey_path, cfg.passin.clone().map(Passin::new)),
+            key: responder_key_spec(cfg, &rkey_path),
             options: opts,
             rsigopt: cfg.rsigopt.clone(),
             responder_id: cfg.responder_id,
