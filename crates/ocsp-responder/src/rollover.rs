@@ -247,17 +247,26 @@ impl Rollover {
         out
     }
 
-    /// Put in force any next pair whose notBefore has come (no file is read). Returns
-    /// whether a pair was switched. `ocsp serve` runs it every second.
+    /// Put in force any next pair whose notBefore has come (no file is read; never waits
+    /// for a reload in progress). Returns whether a pair was switched. `ocsp serve` runs
+    /// it every second.
     pub fn tick(&self) -> bool {
         let now = self.clock.now();
         let mut any = false;
-        for s in self.lock().iter_mut() {
+        // Never wait on a reload in progress (it may be decrypting a key): this runs on an
+        // async worker, and the reload puts in force whatever is due when it finishes.
+        let mut slots = match self.slots.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        for s in slots.iter_mut() {
             if self.reconcile(s, now) {
                 any = true;
                 self.export(s);
             }
         }
+        drop(slots);
         if any {
             self.resign_in_background();
         }

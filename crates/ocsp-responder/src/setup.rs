@@ -289,6 +289,9 @@ struct ResponderSpec {
     responder_id: ResponderIdConfig,
     resp_no_certs: bool,
     rother: Vec<PathBuf>,
+    /// The next pair (`rsigner_next`, `rkey_next`): issuers share a responder only if they
+    /// roll over together.
+    next: (Option<PathBuf>, Option<PathBuf>),
 }
 
 /// Loads issuers, sharing one [`Responder`] between issuers that name the same
@@ -376,6 +379,7 @@ impl<'a> IssuerLoader<'a> {
             responder_id: cfg.responder_id,
             resp_no_certs: cfg.resp_no_certs,
             rother: cfg.rother.clone(),
+            next: (cfg.rsigner_next.clone(), cfg.rkey_next.clone()),
         };
         let responder = match self.responders.get(&key) {
             Some(r) => r.clone(),

@@ -431,3 +431,56 @@ fn a_next_pair_takes_over_at_its_not_before_without_a_signal() {
     );
     openssl_accepts(&f.pki, &body, &next, dir.path());
 }
+
+#[test]
+fn check_config_checks_the_next_pair() {
+    let f = fixture();
+    let dir = tempfile::tempdir_in(f.pki.path()).unwrap();
+    let at = unix_now() + 86_400;
+    let next = f.pki.issue_responder_with(
+        "next-cc",
+        KeyAlg::P256,
+        "v3_ocsp_nocheck",
+        &[
+            "-startdate",
+            &openssl_date(at),
+            "-enddate",
+            &openssl_date(at + 30 * 86_400),
+        ],
+    );
+    let config = |next: &SignerFiles| {
+        let cfg = dir.path().join("cc.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = [\"127.0.0.1:0\"]\n[[issuer]]\nname = \"cc\"\nca = {:?}\nindex = {:?}\nrsigner = {:?}\nrkey = {:?}\npassin = {:?}\nrsigner_next = {:?}\nrkey_next = {:?}\n",
+                p(&f.pki.cacert),
+                p(&f.pki.index),
+                p(&f.pairs[0].cert),
+                p(&f.pairs[0].key),
+                f.pki.passin(),
+                p(&next.cert),
+                p(&next.key),
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let cfg = config(&next);
+    let (code, out, err) = crate::ocsp(&["check-config", "--no-bind", p(&cfg)]).parts();
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("the next responder certificate takes over at"),
+        "{out}"
+    );
+
+    let cfg = config(&f.noeku);
+    let (code, out, err) = crate::ocsp(&["check-config", "--no-bind", p(&cfg)]).parts();
+    assert_ne!(code, Some(0), "{out}\n{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains(p(&f.noeku.cert)), "{all}");
+    assert!(all.contains("OCSPSigning"), "{all}");
+    // `serve` refuses to start with it too.
+    let fail = serve_must_fail(OCSP, ["--config", p(&cfg)]);
+    assert!(fail.stderr.contains(p(&f.noeku.cert)), "{}", fail.stderr);
+}
