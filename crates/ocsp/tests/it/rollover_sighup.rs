@@ -372,6 +372,11 @@ fn sighup_swaps_the_pair_under_load_without_a_failed_request() {
         ),
         not_after.0 as f64
     );
+    // The status page says a reload was refused.
+    let (code, json) = get(metrics, "/status.json");
+    assert_eq!(code, 200, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["issuers"][0]["responder_reload_ok"], false, "{json}");
     eprintln!(
         "rollover under load: {answered} answers, per pair {per_pair:?}, swaps {:?}",
         swaps.lock().unwrap()
