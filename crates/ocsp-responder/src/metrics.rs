@@ -261,8 +261,16 @@ pub fn describe() {
 /// Count one responder reload of `issuer` with `result` (`ok`, `unchanged`, `failed`).
 pub fn responder_reload(issuer: &str, result: &'static str) {
     counter!(RESPONDER_RELOADS, "issuer" => issuer.to_string(), "result" => result).increment(1);
-    gauge!(RESPONDER_LAST_RELOAD_SUCCESS, "issuer" => issuer.to_string())
-        .set(if result == "failed" { 0.0 } else { 1.0 });
+    responder_reload_state(issuer, result != "failed");
+}
+
+/// Record whether `issuer`'s last responder reload refused nothing (1 at start).
+pub fn responder_reload_state(issuer: &str, ok: bool) {
+    gauge!(RESPONDER_LAST_RELOAD_SUCCESS, "issuer" => issuer.to_string()).set(if ok {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Record the responder certificate in force for `issuer` and the next one pending.

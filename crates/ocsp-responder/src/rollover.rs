@@ -162,6 +162,9 @@ impl Rollover {
         for s in &mut slots {
             rollover.reconcile(s, now);
             rollover.export(s);
+            for x in &s.sharers {
+                crate::metrics::responder_reload_state(&x.name, true);
+            }
         }
         *rollover.lock() = slots;
         Ok(rollover)

@@ -94,7 +94,7 @@ pub struct IssuerStatus {
     /// nextUpdate − thisUpdate of its answers, in seconds.
     pub validity_secs: u64,
     /// Whether the last reload of the responder certificate and key refused nothing
-    /// (`None`: not reloaded since start).
+    /// (true from start until a reload refuses a pair; `None`: not known).
     pub responder_reload_ok: Option<bool>,
     /// When the configured next responder certificate takes over (RFC 3339), if one is
     /// pending.
