@@ -108,8 +108,8 @@ impl std::fmt::Debug for Rollover {
 }
 
 impl Rollover {
-    /// The responders of `issuers` (built from `cfg` by [`crate::setup::build`]), timed
-    /// by `clock`. Loads and checks every configured next pair: one that fails is the
+    /// The responders of `issuers` (built from `cfg` by [`crate::setup::build`], one per
+    /// `[[issuer]]` in order), timed by `clock`. Loads and checks every configured next pair: one that fails is the
     /// error (a start refuses it, as it refuses a bad main pair). A next pair already due
     /// is put in force at once.
     pub fn new(
@@ -117,6 +117,13 @@ impl Rollover {
         issuers: &IssuerSet,
         clock: SharedClock,
     ) -> Result<Rollover, IssuerError> {
+        if issuers.len() != cfg.issuers.len() {
+            return Err(IssuerError::Invalid(format!(
+                "{} issuers loaded for {} [[issuer]] tables: build them from this configuration",
+                issuers.len(),
+                cfg.issuers.len()
+            )));
+        }
         let now = clock.now();
         let mut slots: Vec<SlotState> = Vec::new();
         for (issuer, ic) in issuers.iter().zip(&cfg.issuers) {
@@ -157,6 +164,7 @@ impl Rollover {
         for s in &mut slots {
             if let Some((cert, key)) = next_paths(&s.cfg) {
                 s.next = Some(rollover.load_pair(s, &cert, &key, now)?);
+                warn_gap(s);
             }
         }
         for s in &mut slots {
@@ -207,6 +215,7 @@ impl Rollover {
                     match self.load_pair(s, &cert, &key, now) {
                         Ok(p) => {
                             s.next = Some(p);
+                            warn_gap(s);
                             changed = true;
                         }
                         Err(e) => errors.push(e.to_string()),
@@ -407,6 +416,22 @@ impl Rollover {
             responder: Arc::new(responder),
             not_before,
         })
+    }
+}
+
+/// Warn when the next pair starts after the one in force ends: no certificate would be
+/// valid in between.
+fn warn_gap(s: &SlotState) {
+    let current = s.slot.current();
+    if let Some(n) = s.next.as_ref().filter(|n| n.not_before > current.not_after) {
+        for x in &s.sharers {
+            tracing::warn!(
+                issuer = %x.name,
+                "the next responder certificate starts at {} but the one in force ends at {}: no answer can be signed in between; issue the next one with an earlier notBefore (openssl ca -startdate)",
+                n.not_before,
+                current.not_after
+            );
+        }
     }
 }
 

@@ -387,7 +387,7 @@ fn sighup_swaps_the_pair_under_load_without_a_failed_request() {
 fn a_next_pair_takes_over_at_its_not_before_without_a_signal() {
     let f = fixture();
     let dir = tempfile::tempdir_in(f.pki.path()).unwrap();
-    let at = unix_now() + 4;
+    let at = unix_now() + 6;
     let next = f.pki.issue_responder_with(
         "next",
         KeyAlg::P256,
@@ -422,6 +422,10 @@ fn a_next_pair_takes_over_at_its_not_before_without_a_signal() {
         pairs,
     };
     let body = load.ask(&f.serials[0], None);
+    assert!(
+        unix_now() < at,
+        "the responder took more than 6 s to start and answer: the switch cannot be observed"
+    );
     assert_eq!(
         carried_cert(&body),
         Some(cert_der(&f.pairs[0])),
