@@ -9,7 +9,7 @@
 use ocsp_proto::response::ResponderIdKind;
 use ocsp_proto::signer::Signer;
 use ocsp_proto::{IssuerIdentity, Timestamp};
-use ocsp_responder::issuer::{Issuer, Responder, UnknownSerial};
+use ocsp_responder::issuer::{Issuer, Responder, ResponderSlot, UnknownSerial};
 use ocsp_status::StatusSource;
 use std::sync::Arc;
 use x509_cert::der::Decode;
@@ -60,7 +60,7 @@ pub fn issuer(
         name: name.into(),
         identity: IssuerIdentity::of(ca).unwrap_or_else(|e| panic!("no identity for {name}: {e}")),
         cert: ca.clone(),
-        responder,
+        responder: ResponderSlot::new(responder),
         status,
         validity_secs,
         unknown_serial,

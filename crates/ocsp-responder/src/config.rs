@@ -328,6 +328,14 @@ pub struct IssuerConfig {
     /// Extra certificates to include in responses.
     #[serde(default)]
     pub rother: Vec<PathBuf>,
+    /// The next responder certificate (PEM), configured ahead of time: it takes over at
+    /// its notBefore (overlapping rollover; see docs/keys.md).
+    #[serde(default)]
+    pub rsigner_next: Option<PathBuf>,
+    /// The next responder certificate's key; default: the `rsigner_next` file. Unlocked
+    /// with `passin`.
+    #[serde(default)]
+    pub rkey_next: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for IssuerConfig {
@@ -351,6 +359,8 @@ impl std::fmt::Debug for IssuerConfig {
             .field("responder_id", &self.responder_id)
             .field("resp_no_certs", &self.resp_no_certs)
             .field("rother", &self.rother)
+            .field("rsigner_next", &self.rsigner_next)
+            .field("rkey_next", &self.rkey_next)
             .finish()
     }
 }
@@ -407,6 +417,8 @@ impl IssuerConfig {
             fix(p);
         }
         self.rother.iter_mut().for_each(fix);
+        self.rsigner_next.iter_mut().for_each(fix);
+        self.rkey_next.iter_mut().for_each(fix);
         if let Some(spec) = self.passin.as_mut() {
             if let Some(rest) = spec.strip_prefix("file:") {
                 let p = Path::new(rest);

@@ -75,67 +75,85 @@ fn days(secs: u64) -> String {
 pub fn preflight(issuers: &IssuerSet, profile: Profile, now: Timestamp) -> Vec<Finding> {
     let mut out = Vec::new();
     for issuer in issuers.iter() {
-        let r = &issuer.responder;
-        let name = issuer.name.clone();
-        let mut push = |severity, message: String| {
-            out.push(Finding {
-                severity,
-                issuer: name.clone(),
-                message,
-            })
-        };
-        let not_before = Timestamp::from_x509(&r.cert.tbs_certificate.validity.not_before);
-        if now < not_before {
-            push(
-                Severity::Error,
-                format!("the responder certificate is not valid before {not_before}: check the clock, or use a certificate valid now"),
-            );
-        }
-        if now >= r.not_after {
-            push(
-                Severity::Error,
-                format!(
-                    "the responder certificate expired at {}: renew it and restart",
-                    r.not_after
-                ),
-            );
-            continue;
-        }
-        let left = r.not_after.0 - now.0;
-        if let Some(d) = EXPIRY_WARNING_DAYS
-            .iter()
-            .rev()
-            .find(|d| left <= **d * 86_400)
-        {
-            push(
-                Severity::Warning,
-                format!(
-                    "the responder certificate expires in {} (at {}; {d}-day warning): renew it",
-                    days(left),
-                    r.not_after
-                ),
-            );
-        }
-        if left < issuer.validity_secs {
-            push(
-                Severity::Warning,
-                format!(
-                    "nextUpdate is clamped to the responder certificate's notAfter {}: responses are valid for {} instead of {}",
-                    r.not_after,
-                    days(left),
-                    days(issuer.validity_secs)
-                ),
-            );
-        }
-        let alg = r.signer.algorithm();
-        let facts = SignerFacts {
-            algorithm: &alg,
-            spki_der: r.signer.public_key_der(),
-            not_after: r.not_after,
-        };
-        for v in profile.check_config(issuer.validity_secs, &facts, now) {
-            push(Severity::Error, v.to_string());
-        }
+        out.extend(preflight_responder(
+            &issuer.name,
+            &issuer.responder.current(),
+            issuer.validity_secs,
+            profile,
+            now,
+        ));
+    }
+    out
+}
+
+/// [`preflight`] of one issuer's responder `r` (in force, or about to be: the rollover
+/// checks a replacement with this before putting it in force).
+pub fn preflight_responder(
+    issuer: &str,
+    r: &Responder,
+    validity_secs: u64,
+    profile: Profile,
+    now: Timestamp,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |severity, message: String| {
+        out.push(Finding {
+            severity,
+            issuer: issuer.to_string(),
+            message,
+        })
+    };
+    let not_before = Timestamp::from_x509(&r.cert.tbs_certificate.validity.not_before);
+    if now < not_before {
+        push(
+            Severity::Error,
+            format!("the responder certificate is not valid before {not_before}: check the clock, or use a certificate valid now"),
+        );
+    }
+    if now >= r.not_after {
+        push(
+            Severity::Error,
+            format!(
+                "the responder certificate expired at {}: renew it and reload (systemctl reload ocsp, or SIGHUP)",
+                r.not_after
+            ),
+        );
+        return out;
+    }
+    let left = r.not_after.0 - now.0;
+    if let Some(d) = EXPIRY_WARNING_DAYS
+        .iter()
+        .rev()
+        .find(|d| left <= **d * 86_400)
+    {
+        push(
+            Severity::Warning,
+            format!(
+                "the responder certificate expires in {} (at {}; {d}-day warning): renew it",
+                days(left),
+                r.not_after
+            ),
+        );
+    }
+    if left < validity_secs {
+        push(
+            Severity::Warning,
+            format!(
+                "nextUpdate is clamped to the responder certificate's notAfter {}: responses are valid for {} instead of {}",
+                r.not_after,
+                days(left),
+                days(validity_secs)
+            ),
+        );
+    }
+    let alg = r.signer.algorithm();
+    let facts = SignerFacts {
+        algorithm: &alg,
+        spki_der: r.signer.public_key_der(),
+        not_after: r.not_after,
+    };
+    for v in profile.check_config(validity_secs, &facts, now) {
+        push(Severity::Error, v.to_string());
     }
     out
 }
@@ -287,14 +305,12 @@ impl Health {
                     issuer.status.describe()
                 ));
             }
-            let result = match tested
-                .iter()
-                .find(|(r, _)| Arc::ptr_eq(r, &issuer.responder))
-            {
+            let responder = issuer.responder.current();
+            let result = match tested.iter().find(|(r, _)| Arc::ptr_eq(r, &responder)) {
                 Some((_, res)) => res.clone(),
                 None => {
-                    let res = test_signature(issuer.responder.clone()).await;
-                    tested.push((issuer.responder.clone(), res.clone()));
+                    let res = test_signature(responder.clone()).await;
+                    tested.push((responder.clone(), res.clone()));
                     res
                 }
             };
@@ -303,7 +319,7 @@ impl Health {
                 problems.push(format!(
                     "issuer {}: signer {} is broken: {e}",
                     issuer.name,
-                    issuer.responder.signer.describe()
+                    responder.signer.describe()
                 ));
             }
             crate::metrics::signer_ready(&issuer.name, ok);
@@ -457,7 +473,7 @@ pub async fn handle_ops<B>(ops: &Ops, req: Request<B>) -> Response<Full<Bytes>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::issuer::{Issuer, UnknownSerial};
+    use crate::issuer::{Issuer, ResponderSlot, UnknownSerial};
     use der::Decode;
     use ocsp_proto::response::ResponderIdKind;
     use ocsp_proto::signer::{SignError, Signer};
@@ -520,7 +536,7 @@ mod tests {
             name: "Health CA".into(),
             identity: IssuerIdentity::of(&cert).unwrap(),
             cert,
-            responder,
+            responder: ResponderSlot::new(responder),
             status: crate::source::testkit::MemSource::new(&[]),
             validity_secs: 86_400,
             unknown_serial: UnknownSerial::Unknown,

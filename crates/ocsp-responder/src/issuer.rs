@@ -2,6 +2,7 @@
 //! ResponderID), its status source and its policy. Everything here is checked once, at
 //! load, so the request path only compares and signs.
 
+use arc_swap::ArcSwap;
 use ocsp_proto::request::RequestItem;
 use ocsp_proto::response::ResponderIdKind;
 use ocsp_proto::signer::Signer;
@@ -9,6 +10,7 @@ use ocsp_proto::{CertStatus, IssuerIdentity, Revocation, RevocationReason, Times
 use ocsp_status::StatusSource;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use x509_cert::Certificate;
 
@@ -104,6 +106,85 @@ impl std::fmt::Debug for Responder {
     }
 }
 
+/// An issuer's [`Responder`], replaceable while serving (certificate and key rollover,
+/// see [`crate::rollover`]).
+///
+/// A reader takes the responder in force with [`ResponderSlot::current`] (one atomic
+/// load, no lock) and keeps it for the whole of one signature, so a response is always
+/// built and signed by one certificate and key. [`ResponderSlot::replace`] puts a new
+/// responder in force for every later reader; signatures already under way finish with
+/// the old one. Every responder put in a slot gets an *epoch*, unique in the process
+/// and never 0, that answers carry ([`crate::source::Answer::signed_by`]) so the cache
+/// can tell answers signed by a responder no longer in force.
+///
+/// Issuers that share a responder (same certificate and key files) share one slot, so a
+/// replacement reaches all of them at once.
+pub struct ResponderSlot {
+    current: ArcSwap<Stamped>,
+    epoch: AtomicU64,
+}
+
+/// A responder and the epoch it was put in force with.
+#[derive(Debug)]
+pub struct Stamped {
+    /// Unique in the process, never 0.
+    pub epoch: u64,
+    /// The responder.
+    pub responder: Arc<Responder>,
+}
+
+/// The next epoch: 1, 2, … over the whole process.
+fn next_epoch() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl ResponderSlot {
+    /// A slot holding `responder`.
+    pub fn new(responder: Arc<Responder>) -> Arc<ResponderSlot> {
+        let epoch = next_epoch();
+        Arc::new(ResponderSlot {
+            current: ArcSwap::from_pointee(Stamped { epoch, responder }),
+            epoch: AtomicU64::new(epoch),
+        })
+    }
+
+    /// The responder in force.
+    pub fn current(&self) -> Arc<Responder> {
+        self.current.load().responder.clone()
+    }
+
+    /// The responder in force with its epoch, read together.
+    pub fn stamped(&self) -> Arc<Stamped> {
+        self.current.load_full()
+    }
+
+    /// The epoch of the responder in force (one relaxed atomic load: for the cache's hit
+    /// path; may lag [`ResponderSlot::replace`] by an instant, which costs at most one
+    /// extra re-sign).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Put `responder` in force; returns its epoch.
+    pub fn replace(&self, responder: Arc<Responder>) -> u64 {
+        let epoch = next_epoch();
+        self.current.store(Arc::new(Stamped { epoch, responder }));
+        self.epoch.store(epoch, Ordering::Release);
+        epoch
+    }
+}
+
+impl std::fmt::Debug for ResponderSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.stamped();
+        f.debug_struct("ResponderSlot")
+            .field("epoch", &s.epoch)
+            .field("responder", &s.responder)
+            .finish()
+    }
+}
+
 /// One served CA.
 pub struct Issuer {
     /// Name for logs and metrics.
@@ -112,8 +193,9 @@ pub struct Issuer {
     pub cert: Certificate,
     /// Its CertID hashes under every algorithm.
     pub identity: IssuerIdentity,
-    /// Who signs its answers.
-    pub responder: Arc<Responder>,
+    /// Who signs its answers (replaceable while serving; shared by the issuers that
+    /// name the same certificate and key).
+    pub responder: Arc<ResponderSlot>,
     /// Where its statuses come from.
     pub status: Arc<dyn StatusSource>,
     /// nextUpdate − thisUpdate.

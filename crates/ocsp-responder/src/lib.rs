@@ -13,6 +13,7 @@ pub mod http;
 pub mod issuer;
 pub mod log_sample;
 pub mod metrics;
+pub mod rollover;
 pub mod setup;
 pub mod setup_db;
 pub mod source;

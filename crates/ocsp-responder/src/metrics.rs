@@ -35,6 +35,11 @@
 //! | `ocsp_ready` | gauge | | 1 if `/readyz` last answered ready |
 //! | `ocsp_log_lines_suppressed_total` | counter | `kind` | error/warning lines not logged because they stormed |
 //! | `ocsp_build_info` | gauge | `version`, `commit`, `features`, `profile` | always 1 |
+//! | `ocsp_responder_reload_total` | counter | `issuer`, `result` | responder certificate and key reloads (SIGHUP): `ok` (a changed pair loaded and checked), `unchanged`, `failed` (the pair in force stays) |
+//! | `ocsp_responder_last_reload_success` | gauge | `issuer` | 1 if the last responder reload left nothing refused, 0 if a changed pair was refused |
+//! | `ocsp_responder_cert_not_after_seconds` | gauge | `issuer` | Unix time of the notAfter of the responder certificate in force |
+//! | `ocsp_responder_next_not_before_seconds` | gauge | `issuer` | Unix time the configured next responder certificate takes over (0: none pending) |
+//! | `ocsp_responder_switches_total` | counter | `issuer` | responder certificates put in force while serving (reload or next-certificate takeover) |
 
 use crate::http::Outcome;
 use crate::source::StatusKind;
@@ -113,6 +118,16 @@ pub const READY: &str = "ocsp_ready";
 pub const LOG_SUPPRESSED: &str = "ocsp_log_lines_suppressed_total";
 /// Build information (always 1).
 pub const BUILD_INFO: &str = "ocsp_build_info";
+/// Responder certificate and key reloads, by issuer and result.
+pub const RESPONDER_RELOADS: &str = "ocsp_responder_reload_total";
+/// Whether the last responder reload refused nothing, by issuer.
+pub const RESPONDER_LAST_RELOAD_SUCCESS: &str = "ocsp_responder_last_reload_success";
+/// notAfter of the responder certificate in force, by issuer.
+pub const RESPONDER_CERT_NOT_AFTER: &str = "ocsp_responder_cert_not_after_seconds";
+/// When the configured next responder certificate takes over, by issuer (0: none).
+pub const RESPONDER_NEXT_NOT_BEFORE: &str = "ocsp_responder_next_not_before_seconds";
+/// Responder certificates put in force while serving, by issuer.
+pub const RESPONDER_SWITCHES: &str = "ocsp_responder_switches_total";
 
 /// Histogram buckets for latencies, in seconds: 100 µs to 10 s (the answer deadline).
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -226,6 +241,55 @@ pub fn describe() {
         "Error and warning log lines suppressed while they stormed, by kind."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
+    describe_counter!(
+        RESPONDER_RELOADS,
+        "Responder certificate and key reloads, by issuer and result (ok, unchanged, failed)."
+    );
+    describe_gauge!(
+        RESPONDER_LAST_RELOAD_SUCCESS,
+        "1 if the last responder reload refused nothing, 0 if the pair in force was kept."
+    );
+    describe_gauge!(
+        RESPONDER_CERT_NOT_AFTER,
+        Unit::Seconds,
+        "Unix time of the notAfter of the responder certificate in force, by issuer."
+    );
+    describe_gauge!(
+        RESPONDER_NEXT_NOT_BEFORE,
+        Unit::Seconds,
+        "Unix time the configured next responder certificate takes over (0: none), by issuer."
+    );
+    describe_counter!(
+        RESPONDER_SWITCHES,
+        "Responder certificates put in force while serving, by issuer."
+    );
+}
+
+/// Count one responder reload of `issuer` with `result` (`ok`, `unchanged`, `failed`).
+pub fn responder_reload(issuer: &str, result: &'static str) {
+    counter!(RESPONDER_RELOADS, "issuer" => issuer.to_string(), "result" => result).increment(1);
+    responder_reload_state(issuer, result != "failed");
+}
+
+/// Record whether `issuer`'s last responder reload refused nothing (1 at start).
+pub fn responder_reload_state(issuer: &str, ok: bool) {
+    gauge!(RESPONDER_LAST_RELOAD_SUCCESS, "issuer" => issuer.to_string()).set(if ok {
+        1.0
+    } else {
+        0.0
+    });
+}
+
+/// Record the responder certificate in force for `issuer` and the next one pending.
+pub fn responder_certs(issuer: &str, not_after: Timestamp, next_not_before: Option<Timestamp>) {
+    gauge!(RESPONDER_CERT_NOT_AFTER, "issuer" => issuer.to_string()).set(not_after.0 as f64);
+    gauge!(RESPONDER_NEXT_NOT_BEFORE, "issuer" => issuer.to_string())
+        .set(next_not_before.map_or(0.0, |t| t.0 as f64));
+}
+
+/// Count one responder put in force while serving, for `issuer`.
+pub fn responder_switched(issuer: &str) {
+    counter!(RESPONDER_SWITCHES, "issuer" => issuer.to_string()).increment(1);
 }
 
 static GLOBAL: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -497,7 +561,7 @@ type Probe<T> = Box<dyn Fn() -> T + Send + Sync>;
 
 struct IssuerProbe {
     name: String,
-    not_after: Timestamp,
+    not_after: Probe<Timestamp>,
     source: Option<Probe<Option<SourceSnapshot>>>,
 }
 
@@ -544,9 +608,20 @@ impl Exporter {
         responder_not_after: Timestamp,
         source: Option<Probe<Option<SourceSnapshot>>>,
     ) {
+        self.add_issuer_following(name, Box::new(move || responder_not_after), source);
+    }
+
+    /// As [`Exporter::add_issuer`], the responder certificate's notAfter read at every
+    /// scrape from `not_after` (it changes when the certificate is replaced while serving).
+    pub fn add_issuer_following(
+        &mut self,
+        name: &str,
+        not_after: Probe<Timestamp>,
+        source: Option<Probe<Option<SourceSnapshot>>>,
+    ) {
         self.issuers.push(IssuerProbe {
             name: name.to_string(),
-            not_after: responder_not_after,
+            not_after,
             source,
         });
     }
@@ -571,7 +646,9 @@ impl Exporter {
     pub fn collect(&self, now: Timestamp) {
         for i in &self.issuers {
             let issuer = i.name.clone();
-            let left = i.not_after.0 as f64 - now.0 as f64;
+            let not_after = (i.not_after)();
+            let left = not_after.0 as f64 - now.0 as f64;
+            gauge!(RESPONDER_CERT_NOT_AFTER, "issuer" => issuer.clone()).set(not_after.0 as f64);
             gauge!(RESPONDER_CERT_EXPIRY, "issuer" => issuer.clone()).set(left);
             let Some(snap) = i.source.as_ref().and_then(|p| p()) else {
                 continue;

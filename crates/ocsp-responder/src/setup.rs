@@ -15,7 +15,9 @@
 
 use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight, Severity};
-use crate::issuer::{file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig};
+use crate::issuer::{
+    file_err, Issuer, IssuerError, IssuerSet, Responder, ResponderIdConfig, ResponderSlot,
+};
 use crate::source::cache::{CacheOptions, CachedSource};
 use crate::source::filter::Filter;
 use crate::source::live::LiveSource;
@@ -315,6 +317,13 @@ pub fn read_one_cert(path: &Path) -> Result<Certificate, IssuerError> {
         .ok_or_else(|| file_err(path, "no certificate"))
 }
 
+/// The [`KeySpec`] of responder key `rkey` of issuer `cfg` (unlocked with its `passin`):
+/// the one place a configured key becomes a spec, at start and when
+/// [`crate::rollover`] loads a replacement or the next key (`rkey_next`).
+pub fn responder_key_spec(cfg: &IssuerConfig, rkey: &Path) -> KeySpec {
+    KeySpec::file(rkey, cfg.passin.clone().map(Passin::new))
+}
+
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
 /// binary; an error elsewhere).
 pub type PassphrasePrompt<'a> = &'a dyn Fn(&Path) -> Result<Secret, PromptError>;
@@ -330,13 +339,16 @@ struct ResponderSpec {
     responder_id: ResponderIdConfig,
     resp_no_certs: bool,
     rother: Vec<PathBuf>,
+    /// The next pair (`rsigner_next`, `rkey_next`): issuers share a responder only if they
+    /// roll over together.
+    next: (Option<PathBuf>, Option<PathBuf>),
 }
 
 /// Loads issuers, sharing one [`Responder`] between issuers that name the same
 /// certificate and key files.
 pub struct IssuerLoader<'a> {
     prompt: PassphrasePrompt<'a>,
-    responders: HashMap<ResponderSpec, Arc<Responder>>,
+    responders: HashMap<ResponderSpec, Arc<ResponderSlot>>,
     clock: SharedClock,
     warnings: Vec<String>,
 }
@@ -349,7 +361,7 @@ fn subject_cn(cert: &Certificate) -> String {
         .unwrap_or(s)
 }
 
-fn sign_options(cfg: &IssuerConfig) -> Result<SignOptions, IssuerError> {
+pub(crate) fn sign_options(cfg: &IssuerConfig) -> Result<SignOptions, IssuerError> {
     let mut opts = SignOptions::default();
     if let Some(md) = &cfg.rmd {
         opts.digest = match HashAlg::from_name(md) {
@@ -411,31 +423,33 @@ impl<'a> IssuerLoader<'a> {
         let opts = sign_options(cfg)?;
         let key = ResponderSpec {
             rsigner: rsigner_path.clone(),
-            key: KeySpec::file(&rkey_path, cfg.passin.clone().map(Passin::new)),
+            key: responder_key_spec(cfg, &rkey_path),
             options: opts,
             rsigopt: cfg.rsigopt.clone(),
             responder_id: cfg.responder_id,
             resp_no_certs: cfg.resp_no_certs,
             rother: cfg.rother.clone(),
+            next: (cfg.rsigner_next.clone(), cfg.rkey_next.clone()),
         };
         let responder = match self.responders.get(&key) {
             Some(r) => r.clone(),
             None => {
-                let r = Arc::new(self.load_responder(
+                let r = ResponderSlot::new(Arc::new(self.load_responder(
                     cfg,
                     &ca,
                     &rsigner_path,
                     &rkey_path,
                     &key.key,
                     opts,
-                )?);
+                )?));
                 self.responders.insert(key, r.clone());
                 r
             }
         };
-        if responder.delegated {
+        let current = responder.current();
+        if current.delegated {
             // A shared responder must also be entitled to answer for this CA.
-            sigalg::cert_issued_by(&responder.cert, &ca).map_err(|_| {
+            sigalg::cert_issued_by(&current.cert, &ca).map_err(|_| {
                 file_err(
                     &rsigner_path,
                     format!(
@@ -472,7 +486,9 @@ impl<'a> IssuerLoader<'a> {
         })
     }
 
-    fn load_responder(
+    /// Load and check one responder (certificate, key, delegation) for `cfg`'s CA `ca`:
+    /// at start, and again by [`crate::rollover`] when its files change.
+    pub(crate) fn load_responder(
         &mut self,
         cfg: &IssuerConfig,
         ca: &Certificate,

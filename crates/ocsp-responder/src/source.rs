@@ -163,6 +163,9 @@ pub struct Answer {
     pub last_modified: Bytes,
     /// nextUpdate as an HTTP date (`Expires`).
     pub expires: Bytes,
+    /// The epoch of the responder that signed it ([`crate::issuer::ResponderSlot`]); 0
+    /// when not known. The cache re-signs answers whose signer is no longer in force.
+    pub signed_by: u64,
 }
 
 impl Answer {
@@ -185,6 +188,7 @@ impl Answer {
             etag_header: Bytes::from(format!("\"{etag}\"")),
             last_modified: Bytes::from(this_update.http_date()),
             expires: Bytes::from(next_update.http_date()),
+            signed_by: 0,
             etag,
             statuses: statuses.into_iter().map(Into::into).collect(),
         }
@@ -203,6 +207,7 @@ impl Answer {
             etag_header: Bytes::copy_from_slice(&self.etag_header),
             last_modified: Bytes::copy_from_slice(&self.last_modified),
             expires: Bytes::copy_from_slice(&self.expires),
+            signed_by: self.signed_by,
         }
     }
 }

@@ -17,7 +17,7 @@
 use super::filter;
 use super::signing::{Priority, SigningPool};
 use super::{Answer, Resolved, ResolvedSource, Sign, Signed, SourceError};
-use crate::issuer::{Issuer, IssuerSet, Responder};
+use crate::issuer::{Issuer, IssuerSet, Responder, ResponderSlot};
 use async_trait::async_trait;
 use ocsp_proto::profile::{Profile, SignerFacts};
 use ocsp_proto::request::ParsedRequest;
@@ -157,32 +157,37 @@ impl ResolvedSource for LiveSource {
 }
 
 /// Everything the signing thread needs, owned, so the job can leave the async worker.
+///
+/// The responder is read from the issuer's [`ResponderSlot`] when the job runs, not when
+/// it is queued: a job that waited through a rollover signs with the responder then in
+/// force, and every nextUpdate is clamped to the notAfter of the certificate that
+/// actually signs (CA/B BR 4.9.10), so no answer outlives its signer's certificate.
 fn build_job(
     items: Vec<Item>,
     nonce: Option<Vec<u8>>,
     now: Timestamp,
     profile: Profile,
 ) -> Result<impl FnOnce() -> Result<Arc<Answer>, SourceError> + Send + 'static, SourceError> {
-    let responder: Arc<Responder> = items
+    let slot: Arc<ResponderSlot> = items
         .first()
         .map(|i| i.issuer.responder.clone())
         .ok_or(SourceError::NotFound)?;
     let mut answers = Vec::with_capacity(items.len());
     let mut statuses = Vec::with_capacity(items.len());
     let mut extended_revoke = false;
-    let mut next_min = Timestamp(u64::MAX);
     let on_record: Vec<bool> = items.iter().map(|i| i.record.is_some()).collect();
     for item in items {
         let (status, ext) = item.issuer.stated_status(item.record.as_ref());
         extended_revoke |= ext;
+        // The signing certificate's notAfter clamps nextUpdate in the job (the responder
+        // in force is known only there).
         let (this_update, next) = answer_times(
             now,
             item.issuer.validity_secs,
-            responder.not_after,
+            Timestamp(u64::MAX),
             item.period,
             profile,
         )?;
-        next_min = next_min.min(next);
         statuses.push(status.name());
         answers.push(SingleAnswer {
             cert_id: item.cert_id,
@@ -192,6 +197,15 @@ fn build_job(
         });
     }
     Ok(move || {
+        let stamped = slot.stamped();
+        let responder = &stamped.responder;
+        // No nextUpdate past the signing certificate's notAfter (CA/B BR 4.9.10).
+        let mut next_min = Timestamp(u64::MAX);
+        for a in &mut answers {
+            let next = a.next_update.unwrap_or(now).min(responder.not_after);
+            a.next_update = Some(next);
+            next_min = next_min.min(next);
+        }
         let params = ResponseParams {
             responder_id: &responder.responder_id,
             produced_at: now,
@@ -200,11 +214,13 @@ fn build_job(
             extended_revoke,
             certs: &responder.certs,
         };
-        check_before_signing(profile, &params, &on_record, &responder)?;
+        check_before_signing(profile, &params, &on_record, responder)?;
         let _timer = crate::metrics::sign_timer();
         let der = build_signed(&params, responder.signer.as_ref())
             .map_err(|e| SourceError::Internal(e.to_string()))?;
-        Ok(Arc::new(Answer::new(der, now, next_min, now, statuses)))
+        let mut answer = Answer::new(der, now, next_min, now, statuses);
+        answer.signed_by = stamped.epoch;
+        Ok(Arc::new(answer))
     })
 }
 

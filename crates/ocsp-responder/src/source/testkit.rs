@@ -6,7 +6,7 @@
 
 use super::live::LiveSource;
 use super::signing::SigningPool;
-use crate::issuer::{Issuer, IssuerSet, Responder, UnknownSerial};
+use crate::issuer::{Issuer, IssuerSet, Responder, ResponderSlot, UnknownSerial};
 use async_trait::async_trait;
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use der::{Decode, Encode};
@@ -260,7 +260,7 @@ impl Kit {
             name: "test".into(),
             identity: IssuerIdentity::of(&ca).unwrap(),
             cert: ca.clone(),
-            responder,
+            responder: ResponderSlot::new(responder),
             status: source.clone(),
             validity_secs: VALIDITY,
             unknown_serial: policy,

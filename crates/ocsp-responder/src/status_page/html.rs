@@ -118,11 +118,22 @@ fn issuer_row(out: &mut String, i: &IssuerStatus) {
         ),
         None => "not reported".into(),
     };
+    let mut rollover = String::new();
+    if i.responder_reload_ok == Some(false) {
+        rollover.push_str("<div><b>the last reload refused a new responder certificate or key</b> (the pair in force stays; the log says why)</div>");
+    }
+    if let Some(at) = &i.next_responder_at {
+        let _ = write!(
+            rollover,
+            "<div class=\"muted\">the next responder certificate takes over at {}</div>",
+            escape(at)
+        );
+    }
     let _ = write!(
         out,
         "<section class=\"issuer\"><h2>{name}</h2><div class=\"scroll\"><table>\
 <tr><th>CA</th><td class=\"mono\">{ca}</td></tr>\
-<tr><th>Responder</th><td class=\"mono\">{resp}{deleg}</td></tr>\
+<tr><th>Responder</th><td class=\"mono\">{resp}{deleg}{rollover}</td></tr>\
 <tr><th>Expires</th><td><span class=\"badge {expiry_class}\">{days} days</span> {not_after}</td></tr>\
 <tr><th>Signer</th><td>{signer} {signer_desc}</td></tr>\
 <tr><th>Backend</th><td>{backend}<div class=\"muted\">{backend_desc}</div></td></tr>\

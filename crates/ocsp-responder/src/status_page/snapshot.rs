@@ -93,6 +93,12 @@ pub struct IssuerStatus {
     pub last_reload: Option<Reload>,
     /// nextUpdate − thisUpdate of its answers, in seconds.
     pub validity_secs: u64,
+    /// Whether the last reload of the responder certificate and key refused nothing
+    /// (true from start until a reload refuses a pair; `None`: not known).
+    pub responder_reload_ok: Option<bool>,
+    /// When the configured next responder certificate takes over (RFC 3339), if one is
+    /// pending.
+    pub next_responder_at: Option<String>,
 }
 
 /// A backend's last (re)load.
@@ -277,7 +283,7 @@ fn rfc3339(secs: f64) -> String {
 }
 
 async fn issuer_status(issuer: &Issuer, samples: &[Sample], now: Timestamp) -> IssuerStatus {
-    let r = &issuer.responder;
+    let r = issuer.responder.current();
     let left = r.not_after.0 as i64 - now.0 as i64;
     let by_issuer = [("issuer", issuer.name.as_str())];
     let metric = |name: &str| prom_text::sum(samples, name, &by_issuer);
@@ -307,6 +313,11 @@ async fn issuer_status(issuer: &Issuer, samples: &[Sample], now: Timestamp) -> I
         backend_error,
         last_reload,
         validity_secs: issuer.validity_secs,
+        responder_reload_ok: metric(crate::metrics::RESPONDER_LAST_RELOAD_SUCCESS)
+            .map(|v| v == 1.0),
+        next_responder_at: metric(crate::metrics::RESPONDER_NEXT_NOT_BEFORE)
+            .filter(|t| *t > 0.0)
+            .map(rfc3339),
     }
 }
 

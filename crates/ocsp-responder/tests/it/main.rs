@@ -14,3 +14,4 @@ mod edge_deadlines;
 mod h1_differential;
 mod http_edge;
 mod prop_never_good;
+mod rollover;

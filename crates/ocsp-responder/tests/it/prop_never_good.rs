@@ -30,7 +30,7 @@ use ocsp_proto::{CertStatus, HashAlg, IssuerHashes, IssuerIdentity, Serial, Time
 use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::http::server::Server;
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::issuer::{Issuer, IssuerSet, Responder, ResponderSlot};
 use ocsp_responder::setup;
 use ocsp_responder::source::cache::CacheOptions;
 use ocsp_responder::source::live::LiveSource;
@@ -105,7 +105,7 @@ fn served_issuer(ca: &Ca, status: Arc<MemSource>, unknown: UnknownSerial) -> Iss
         name: ca.cert.tbs_certificate.subject.to_string(),
         identity: IssuerIdentity::of(&ca.cert).unwrap(),
         cert: ca.cert.clone(),
-        responder,
+        responder: ResponderSlot::new(responder),
         status,
         validity_secs: 3600,
         unknown_serial: unknown,

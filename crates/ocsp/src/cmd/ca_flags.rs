@@ -63,6 +63,12 @@ pub struct CaFlags {
     /// (without it, serials not on the CRL are good: private profile only).
     #[arg(long, value_name = "FILE|DIR", requires = "crl")]
     pub issued: Option<PathBuf>,
+    /// The next responder certificate (PEM): takes over at its notBefore, without a restart.
+    #[arg(long, value_name = "FILE")]
+    pub rsigner_next: Option<PathBuf>,
+    /// The next responder certificate's key; default: the --rsigner-next file.
+    #[arg(long, value_name = "FILE")]
+    pub rkey_next: Option<PathBuf>,
 }
 
 /// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
@@ -138,6 +144,8 @@ impl CaFlags {
             },
             resp_no_certs: self.resp_no_certs,
             rother: self.rother.clone(),
+            rsigner_next: self.rsigner_next.clone(),
+            rkey_next: self.rkey_next.clone(),
         }))
     }
 }

@@ -197,8 +197,8 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
                 report.notes.push(format!(
                     "{what}: {} signed by {} ({}), validity {} s",
                     issuer.name,
-                    issuer.responder.cert.tbs_certificate.subject,
-                    issuer.responder.signer.describe(),
+                    issuer.responder.current().cert.tbs_certificate.subject,
+                    issuer.responder.current().signer.describe(),
                     issuer.validity_secs
                 ));
                 loaded.push(issuer);
@@ -213,6 +213,24 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
             let c = setup::compliance(cfg, &set, clock.now());
             report.errors.extend(c.problems);
             report.warnings.extend(c.warnings);
+            // The next responder certificates (rsigner_next), checked as `serve` does.
+            if set.len() == cfg.issuers.len() {
+                match ocsp_responder::rollover::Rollover::new(cfg, &set, clock.clone()) {
+                    Ok(r) => {
+                        for i in set.iter() {
+                            if let Some((_, Some(at))) = r.status(&i.name) {
+                                report.notes.push(format!(
+                                    "{}: the next responder certificate takes over at {at}",
+                                    i.name
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => report
+                        .errors
+                        .push(format!("next responder certificate: {e}")),
+                }
+            }
         }
         Err(e) => report.errors.push(e.to_string()),
     }

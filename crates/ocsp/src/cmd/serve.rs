@@ -10,6 +10,7 @@ use ocsp_responder::http::server::{parse_listen, Server};
 use ocsp_responder::http::tls::Tls;
 use ocsp_responder::http::Edge;
 use ocsp_responder::metrics::{self as ocsp_metrics, Exporter};
+use ocsp_responder::rollover::Rollover;
 use ocsp_responder::setup::{self, BuildOptions, Built};
 use ocsp_responder::source::cache::CachedSource;
 use ocsp_responder::source::signing::SigningPool;
@@ -223,6 +224,7 @@ fn text_hook() -> ocsp_responder::http::TextHook {
 pub struct Prepared {
     server: Server,
     built: Built,
+    rollover: Arc<Rollover>,
     store: Option<PathBuf>,
     ops: PreparedOps,
 }
@@ -252,7 +254,8 @@ impl Prepared {
     }
 
     /// Print `listening on http://ADDR:PORT` for each listener, then serve until SIGTERM
-    /// or SIGINT; SIGHUP reloads the status sources.
+    /// or SIGINT; SIGHUP reloads the status sources, the responder certificates and keys
+    /// (`ocsp_responder::rollover`) and the TLS certificate.
     pub async fn run(self) -> anyhow::Result<()> {
         if let (Some(cache), Some(store)) = (&self.built.cache, &self.store) {
             let started = std::time::Instant::now();
@@ -313,6 +316,16 @@ impl Prepared {
         }
         let (health, tls) = (self.ops.health.clone(), self.ops.tls.clone());
         let issuers = self.built.issuers.clone();
+        let rollover = self.rollover.clone();
+        // A next responder certificate takes over at its notBefore (by the one clock).
+        let ticking = rollover.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                ticking.tick();
+            }
+        });
         tokio::spawn(async move {
             let Ok(mut hup) =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -331,6 +344,10 @@ impl Prepared {
                             "SIGHUP: status not reloaded, the last good state stays in use: {e}"
                         ),
                     }
+                }
+                let r = rollover.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || r.reload()).await {
+                    tracing::error!("SIGHUP: responder certificates not reloaded: {e}");
                 }
                 if let Some(tls) = &tls {
                     match tls.reload() {
@@ -368,7 +385,7 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
     for i in built.issuers.iter() {
         tracing::info!(
             issuer = %i.name,
-            signer = %i.responder.signer.describe(),
+            signer = %i.responder.current().signer.describe(),
             status = %i.status.describe(),
             validity_secs = i.validity_secs,
             "serving"
@@ -398,9 +415,13 @@ pub fn prepare(cfg: &Config) -> anyhow::Result<Prepared> {
     }
     let mut server = Server::bind(&listen_addrs(cfg)?, Arc::new(edge))?;
     let ops = prepare_ops(cfg, &built, &mut server)?;
+    let rollover = Arc::new(
+        Rollover::new(cfg, &built.issuers, built.clock.clone())?.with_cache(built.cache.clone()),
+    );
     Ok(Prepared {
         server,
         built,
+        rollover,
         store: cfg.cache.store.clone(),
         ops,
     })
@@ -451,9 +472,10 @@ fn prepare_ops(cfg: &Config, built: &Built, server: &mut Server) -> anyhow::Resu
         let mut e = Exporter::new(handle);
         for issuer in issuers.iter() {
             let status = issuer.status.clone();
-            e.add_issuer(
+            let slot = issuer.responder.clone();
+            e.add_issuer_following(
                 &issuer.name,
-                issuer.responder.not_after,
+                Box::new(move || slot.current().not_after),
                 Some(Box::new(move || {
                     let r = status.report()?;
                     Some(ocsp_metrics::SourceSnapshot {

@@ -41,6 +41,7 @@ mod robust_connections;
 mod robust_files;
 mod robust_signals;
 mod robust_soak;
+mod rollover_sighup;
 mod serve_http;
 mod serve_interop;
 mod serve_live;

@@ -120,7 +120,7 @@ fn readyz_fails_while_the_signer_is_broken() {
         let handle = ocsp_responder::metrics::install("test", "private").unwrap();
         let mut exporter = Exporter::new(handle);
         for i in issuers.iter() {
-            exporter.add_issuer(&i.name, i.responder.not_after, None);
+            exporter.add_issuer(&i.name, i.responder.current().not_after, None);
         }
         let mut server = Server::bind(&["127.0.0.1:0".parse().unwrap()], edge).unwrap();
         server

@@ -20,7 +20,7 @@ use ocsp_responder::config::{Limits, UnknownSerial};
 use ocsp_responder::health::{Health, Ops};
 use ocsp_responder::http::server::Server;
 use ocsp_responder::http::Edge;
-use ocsp_responder::issuer::{Issuer, IssuerSet, Responder};
+use ocsp_responder::issuer::{Issuer, IssuerSet, Responder, ResponderSlot};
 use ocsp_responder::metrics::{BuildInfo, Exporter};
 use ocsp_responder::source::live::LiveSource;
 use ocsp_responder::source::signing::SigningPool;
@@ -136,7 +136,7 @@ fn issuer(name: &str, broken: bool) -> (Issuer, x509_cert::Certificate) {
         name: name.into(),
         identity: IssuerIdentity::of(&cert).unwrap(),
         cert: cert.clone(),
-        responder,
+        responder: ResponderSlot::new(responder),
         status: Arc::new(Records),
         validity_secs: 86_400,
         unknown_serial: UnknownSerial::Unknown,
@@ -260,7 +260,7 @@ fn status_page_in_headless_chromium() {
         let handle = ocsp_responder::metrics::install_with(&build, "private").unwrap();
         let mut exporter = Exporter::new(handle);
         for i in issuers.iter() {
-            exporter.add_issuer(&i.name, i.responder.not_after, None);
+            exporter.add_issuer(&i.name, i.responder.current().not_after, None);
         }
         let stats = pool.stats().clone();
         exporter.set_signing(Box::new(move || ocsp_responder::metrics::SigningSnapshot {

@@ -40,13 +40,23 @@ pub(super) fn new_cache_id() -> u64 {
 }
 
 /// This thread's copy of the answer for `key` of cache `id`, if still good to serve at
-/// `generation` (the current one) and `now`.
-pub(super) fn get(id: u64, key: &Key, generation: u64, now: Timestamp) -> Option<Arc<Answer>> {
+/// `generation` (the current one) and `now`, and signed by the responder of `epoch` (the
+/// one in force; see [`super::superseded`]).
+pub(super) fn get(
+    id: u64,
+    key: &Key,
+    generation: u64,
+    epoch: u64,
+    now: Timestamp,
+) -> Option<Arc<Answer>> {
     L1.with(|l1| {
         let l1 = l1.borrow();
         let e = l1.get(&(id, *key))?;
-        (e.generation == generation && now < e.refresh_at && now < e.answer.next_update)
-            .then(|| e.answer.clone())
+        (e.generation == generation
+            && now < e.refresh_at
+            && now < e.answer.next_update
+            && !super::superseded(&e.answer, epoch))
+        .then(|| e.answer.clone())
     })
 }
 

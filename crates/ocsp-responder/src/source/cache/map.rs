@@ -23,7 +23,7 @@ const MAX_KEY_SERIAL: usize = 24;
 /// parameters encoding, the serial's DER content octets. Fixed size: no allocation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(super) struct Key {
-    issuer: IssuerId,
+    pub(super) issuer: IssuerId,
     alg: u8,
     /// 0: parameters absent; 1: parameters NULL.
     params: u8,
@@ -152,13 +152,15 @@ impl Map {
     }
 
     /// The common hit, decided under the shard's read lock so that only the answer is
-    /// cloned: the entry is unexpired, known true at `generation`, and not due for a
-    /// refresh. `None` when there is no entry or it needs a closer look ([`Map::get`]).
-    /// With the answer comes the time it is due for a refresh.
+    /// cloned: the entry is unexpired, known true at `generation`, signed by the
+    /// responder of `epoch` (the one in force), and not due for a refresh. `None` when
+    /// there is no entry or it needs a closer look ([`Map::get`]). With the answer comes
+    /// the time it is due for a refresh.
     pub(super) fn get_fresh(
         &self,
         key: &Key,
         generation: u64,
+        epoch: u64,
         now: Timestamp,
     ) -> Option<(Arc<Answer>, Timestamp)> {
         let map = self.shards[self.shard_of(key)]
@@ -168,6 +170,7 @@ impl Map {
         if entry.answer.next_update <= now
             || entry.generation.load(Ordering::Acquire) != generation
             || now >= entry.refresh_at
+            || super::superseded(&entry.answer, epoch)
         {
             return None;
         }
@@ -246,6 +249,25 @@ impl Map {
                 .bytes
                 .fetch_sub(before.1 - map.bytes, Ordering::Relaxed);
         }
+    }
+
+    /// The key and entry of every answer still valid at `now` that `keep` selects.
+    pub(super) fn entries_where(
+        &self,
+        now: Timestamp,
+        keep: impl Fn(&Key, &Entry) -> bool,
+    ) -> Vec<(Key, Arc<Entry>)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let map = shard.read().unwrap_or_else(|p| p.into_inner());
+            out.extend(
+                map.entries
+                    .iter()
+                    .filter(|(k, e)| e.answer.next_update > now && keep(k, e))
+                    .map(|(k, e)| (*k, e.clone())),
+            );
+        }
+        out
     }
 
     /// Every answer still valid at `now`.

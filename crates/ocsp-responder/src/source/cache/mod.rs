@@ -26,6 +26,14 @@
 //! is answered with the old, still valid entry. An entry past its nextUpdate is never
 //! served.
 //!
+//! # Responder rollover
+//!
+//! An entry signed by a responder its issuer no longer has in force (the certificate and
+//! key were replaced while serving) is treated like one past its refresh point: served,
+//! while one background re-sign replaces it; a sweep after the swap re-signs the rest.
+//! Its nextUpdate never passes the notAfter of the certificate that signed it, so it is
+//! never served after that certificate expires. The details are in `resign.rs`.
+//!
 //! # Cost of a hit
 //!
 //! No signature; no allocation proportional to the index (the key is a fixed-size value;
@@ -58,11 +66,14 @@ mod flight;
 mod local;
 mod map;
 mod persist;
+mod resign;
 mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use persist::LoadReport;
+use resign::superseded;
+pub use resign::{ResignReport, RESIGN_PARALLEL};
 pub use stats::CacheStats;
 
 use super::signing::Priority;
@@ -207,7 +218,10 @@ impl CachedSource {
         let generation = issuer.status.generation().await?;
         let now = inner.clock.now();
         if let Some(e) = inner.map.get(&key) {
-            if now < e.refresh_at && e.generation.load(Ordering::Acquire) == generation {
+            if now < e.refresh_at
+                && e.generation.load(Ordering::Acquire) == generation
+                && !superseded(&e.answer, issuer.responder.epoch())
+            {
                 return Ok(false);
             }
         }
@@ -332,11 +346,12 @@ impl Inner {
         // The freshness check: brings the source up to date, read before any lookup.
         let generation = issuer.status.generation().await?;
         let now = self.clock.now();
-        if let Some(answer) = local::get(self.id, &key, generation, now) {
+        let epoch = issuer.responder.epoch();
+        if let Some(answer) = local::get(self.id, &key, generation, epoch, now) {
             self.stats.hits.add(1);
             return Ok(answer);
         }
-        if let Some((answer, refresh_at)) = self.map.get_fresh(&key, generation, now) {
+        if let Some((answer, refresh_at)) = self.map.get_fresh(&key, generation, epoch, now) {
             self.stats.hits.add(1);
             local::put(self.id, key, generation, refresh_at, &answer);
             return Ok(answer);
@@ -374,7 +389,8 @@ impl Inner {
             if usable {
                 self.stats.hits.add(1);
                 entry.touch();
-                if now >= entry.refresh_at && !entry.refreshing.swap(true, Ordering::AcqRel) {
+                let due = now >= entry.refresh_at || superseded(&entry.answer, epoch);
+                if due && !entry.refreshing.swap(true, Ordering::AcqRel) {
                     self.spawn_refresh(key, entry.clone(), id, item.clone());
                 }
                 return Ok(entry.answer.clone());

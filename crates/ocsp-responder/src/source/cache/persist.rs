@@ -207,7 +207,8 @@ impl Inner {
         else {
             return Checked::Foreign;
         };
-        let responder = &issuer.responder;
+        let stamped = issuer.responder.stamped();
+        let responder = &stamped.responder;
         if basic.signature_algorithm != responder.signer.algorithm()
             || !responder_id_matches(&tbs.responder_id, &responder.cert)
             || basic.certs.as_deref().unwrap_or(&[]) != responder.certs.as_slice()
@@ -225,7 +226,9 @@ impl Inner {
             return Checked::Invalid;
         }
         let stated = answer_status(single);
-        let answer = Answer::new(der.to_vec(), this, next, produced, vec![stated.name()]);
+        let mut answer = Answer::new(der.to_vec(), this, next, produced, vec![stated.name()]);
+        // Verified against the responder in force: as good as signed by it.
+        answer.signed_by = stamped.epoch;
         Checked::Ok(Box::new(Good {
             item,
             issuer,
