@@ -20,6 +20,7 @@
 //! | [`inproc`] | CAs made with rcgen and issuers wired in-process |
 //! | [`judge`] | never wrong in the dangerous direction: verify an answer, check it against the index |
 //! | [`measure`] | `/proc` readings, fd limit, percentiles |
+//! | [`softhsm`] | a SoftHSM2 token store made at test time: tokens, imported and generated keys |
 //!
 //! [`prelude`] re-exports the items test files use most.
 //!
@@ -41,6 +42,7 @@ pub mod process;
 pub mod prometheus;
 pub mod responder;
 pub mod signer;
+pub mod softhsm;
 pub mod status;
 
 /// The items test files use most, for `use test_support::prelude::*;`.

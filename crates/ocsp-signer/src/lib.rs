@@ -149,7 +149,6 @@ pub fn redact_key_name(rkey: &str) -> String {
     }
     out.push_str(rest);
     out
-
 }
 
 impl KeySpec {

@@ -59,7 +59,7 @@ pub fn classify(e: &Error) -> Fault {
 /// or cryptoki's own text for errors that are not return codes.
 pub fn describe(e: &Error) -> String {
     match e {
-        Error::Pkcs11(rv, function) => format!("{function}: {}", ckr_name(rv)),
+        Error::Pkcs11(rv, function) => format!("C_{function:?}: {}", ckr_name(rv)),
         other => other.to_string(),
     }
 }
@@ -91,7 +91,11 @@ mod tests {
         );
         let e = Error::Pkcs11(RvError::TokenNotPresent, Function::Sign);
         assert_eq!(classify(&e), Fault::Device);
-        assert!(describe(&e).ends_with("CKR_TOKEN_NOT_PRESENT"), "{}", describe(&e));
+        assert!(
+            describe(&e).ends_with("CKR_TOKEN_NOT_PRESENT"),
+            "{}",
+            describe(&e)
+        );
         assert_eq!(
             classify(&Error::Pkcs11(RvError::PinIncorrect, Function::Login)),
             Fault::Pin

@@ -44,8 +44,20 @@ struct State {
 
 #[derive(Debug)]
 struct Broken {
+    /// What broke it (kept while probes fail for other reasons).
     reason: String,
+    /// What the last probe met, when it differs.
+    last: Option<String>,
     next_try: Instant,
+}
+
+impl Broken {
+    fn message(&self) -> String {
+        match &self.last {
+            Some(l) => format!("{}; last try: {l}", self.reason),
+            None => self.reason.clone(),
+        }
+    }
 }
 
 /// A call into the module, registered until dropped.
@@ -112,12 +124,14 @@ impl Health {
                 return Err(msg);
             }
         }
-        if s.hang_logged && oldest.is_none_or(|t| now.saturating_duration_since(t) < self.call_timeout) {
+        if s.hang_logged
+            && oldest.is_none_or(|t| now.saturating_duration_since(t) < self.call_timeout)
+        {
             s.hang_logged = false;
             tracing::info!(target: "ocsp::pkcs11", key = %self.name, "the hanging call into the token returned");
         }
         match &mut s.broken {
-            Some(b) if now < b.next_try => Err(b.reason.clone()),
+            Some(b) if now < b.next_try => Err(b.message()),
             Some(b) => {
                 // This request is the probe; the others keep failing fast meanwhile.
                 b.next_try = now + self.retry;
@@ -142,18 +156,29 @@ impl Health {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// The ladder ran out: broken for `reason` until a probe succeeds.
-    pub fn broken(&self, reason: String) {
+    /// The ladder ran out: broken for `reason` until a probe succeeds. Returns the message
+    /// to give (the first reason, and this one when it differs).
+    pub fn broken(&self, reason: String) -> String {
         let mut s = self.state();
-        if s.broken.is_none() {
-            tracing::error!(target: "ocsp::pkcs11", key = %self.name,
-                "the signer is not ready: {reason}; retrying every {} s",
-                self.retry.as_secs_f32());
+        let next_try = Instant::now() + self.retry;
+        match &mut s.broken {
+            Some(b) => {
+                b.last = (b.reason != reason).then_some(reason);
+                b.next_try = next_try;
+                b.message()
+            }
+            None => {
+                tracing::error!(target: "ocsp::pkcs11", key = %self.name,
+                    "the signer is not ready: {reason}; retrying every {} s",
+                    self.retry.as_secs_f32());
+                s.broken = Some(Broken {
+                    reason: reason.clone(),
+                    last: None,
+                    next_try,
+                });
+                reason
+            }
         }
-        s.broken = Some(Broken {
-            reason,
-            next_try: Instant::now() + self.retry,
-        });
     }
 
     /// The token refused the PIN: never log in again.
@@ -182,7 +207,11 @@ mod tests {
 
     #[test]
     fn broken_admits_one_probe_per_interval() {
-        let h = Health::new("k".into(), Duration::from_secs(3600), Duration::from_secs(10));
+        let h = Health::new(
+            "k".into(),
+            Duration::from_secs(3600),
+            Duration::from_secs(10),
+        );
         assert!(h.admit().is_ok());
         h.broken("C_Sign: CKR_DEVICE_REMOVED".into());
         assert_eq!(h.admit().unwrap_err(), "C_Sign: CKR_DEVICE_REMOVED");

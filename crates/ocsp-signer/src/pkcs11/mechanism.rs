@@ -297,7 +297,10 @@ mod tests {
             &[MechanismType::ECDSA, MechanismType::ECDSA_SHA256],
         )
         .unwrap();
-        assert_eq!((p.mechanism, p.input), (MechanismType::ECDSA_SHA256, Input::Message));
+        assert_eq!(
+            (p.mechanism, p.input),
+            (MechanismType::ECDSA_SHA256, Input::Message)
+        );
         let p = choose(KeyKind::P256, opts, &[MechanismType::ECDSA]).unwrap();
         assert_eq!((p.mechanism, p.input), (MechanismType::ECDSA, Input::Hash));
         let p = choose(KeyKind::Rsa(2048), opts, &[MechanismType::RSA_PKCS]).unwrap();

@@ -81,7 +81,9 @@ pub fn resolve_module(uri: &Pkcs11Uri, configured: Option<&Path>) -> Result<Path
             MODULE_DIRS.join(", ")
         ));
     }
-    Err("no PKCS#11 module: add --pkcs11-module PATH (or [pkcs11] module, or ?module-path= \
+    Err(
+        "no PKCS#11 module: add --pkcs11-module PATH (or [pkcs11] module, or ?module-path= \
          in the URI); SoftHSM2's is /usr/lib/softhsm/libsofthsm2.so"
-        .into())
+            .into(),
+    )
 }

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -26,6 +27,17 @@ use cryptoki::error::{Error, RvError};
 pub struct Module {
     path: PathBuf,
     state: Mutex<State>,
+    running: AtomicUsize,
+}
+
+/// A call into the module by any key, counted until dropped ([`Module::enter`]).
+#[derive(Debug)]
+pub struct Entered<'a>(&'a Module);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 struct State {
@@ -58,6 +70,7 @@ pub fn open(path: &Path) -> Result<Arc<Module>, String> {
             ctx: Some(ctx),
             generation: 1,
         }),
+        running: AtomicUsize::new(0),
     });
     modules.insert(path.to_path_buf(), m.clone());
     Ok(m)
@@ -93,6 +106,17 @@ impl Module {
     pub fn context(&self) -> Option<(Pkcs11, u64)> {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.ctx.clone().map(|c| (c, s.generation))
+    }
+
+    /// Count a call into the module (by any key) until the guard drops.
+    pub fn enter(&self) -> Entered<'_> {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        Entered(self)
+    }
+
+    /// Calls into the module running now, by every key that uses it.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
     }
 
     /// The current generation.

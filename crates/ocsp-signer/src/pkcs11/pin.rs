@@ -95,7 +95,9 @@ mod tests {
         let pin = read(&u, None, Path::new("k"), &mut never).unwrap().unwrap();
         assert_eq!(pin.expose(), b"9999");
         let p = Passin::new("pass:1111");
-        let pin = read(&u, Some(&p), Path::new("k"), &mut never).unwrap().unwrap();
+        let pin = read(&u, Some(&p), Path::new("k"), &mut never)
+            .unwrap()
+            .unwrap();
         assert_eq!(pin.expose(), b"1111");
     }
 }

@@ -56,9 +56,7 @@ pub fn curve(params: &[u8], edwards: bool) -> Result<KeyKind, String> {
         if let Ok(oid) = ObjectIdentifier::from_der(params) {
             return match oid {
                 rfc8410::ID_ED_25519 => Ok(KeyKind::Ed25519),
-                o => Err(format!(
-                    "an Edwards key on {o}; only Ed25519 is supported"
-                )),
+                o => Err(format!("an Edwards key on {o}; only Ed25519 is supported")),
             };
         }
         if let Ok(s) = der::asn1::PrintableStringRef::from_der(params) {

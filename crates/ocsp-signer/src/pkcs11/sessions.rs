@@ -181,9 +181,7 @@ impl Sessions {
             Some(s) => s,
             None => token::find_slot(&ctx, &self.uri).map_err(Failure::Token)?,
         };
-        let session = ctx
-            .open_ro_session_no_drop(slot)
-            .map_err(Failure::Token)?;
+        let session = ctx.open_ro_session_no_drop(slot).map_err(Failure::Token)?;
         if !logged_in {
             self.login(&session, slot, &ctx)?;
         }

@@ -162,11 +162,7 @@ impl Pkcs11Signer {
             plan.mechanism
         );
         let signer = Pkcs11Signer {
-            health: Health::new(
-                name.clone(),
-                settings.retry_interval,
-                settings.call_timeout,
-            ),
+            health: Health::new(name.clone(), settings.retry_interval, settings.call_timeout),
             name: name.clone(),
             module: m,
             sessions,
@@ -190,12 +186,19 @@ impl Pkcs11Signer {
 
     fn sign_once(&self, held: &Held, tbs: &[u8]) -> Result<Vec<u8>, cryptoki::error::Error> {
         let _call = self.health.call();
+        let _in = self.module.enter();
         held.session
             .sign(&self.plan.mechanism(), held.key, &self.plan.input(tbs))
     }
 
     fn ladder(&self, tbs: &[u8]) -> Result<Vec<u8>, Outcome> {
         let mut rung = 0u8;
+        // The fault that started the climb: the final message names it first.
+        let mut cause: Option<String> = None;
+        let named = |cause: &Option<String>, why: String| match cause {
+            Some(c) if *c != why => format!("{c}; then, recovering: {why}"),
+            _ => why,
+        };
         loop {
             // The generation these sessions belong to: a fault in it re-initialises once,
             // however many threads see it.
@@ -203,6 +206,7 @@ impl Pkcs11Signer {
             let (fault, why, held) = {
                 let taken = {
                     let _call = self.health.call();
+                    let _in = self.module.enter();
                     self.sessions.take()
                 };
                 match taken {
@@ -215,9 +219,14 @@ impl Pkcs11Signer {
                     },
                     Err(Failure::Token(e)) => (fault::classify(&e), fault::describe(&e), None),
                     Err(Failure::Busy(m)) => return Err(Outcome::Failed(m)),
-                    Err(Failure::Setup(m)) => return Err(Outcome::Broken(m)),
+                    // The key vanished from under a working signer: some modules only see
+                    // their token again after re-initialising.
+                    Err(Failure::Setup(m)) => (Fault::Device, m, None),
                 }
             };
+            if cause.is_none() {
+                cause = Some(why.clone());
+            }
             match fault {
                 Fault::Pin => {
                     if let Some(h) = held {
@@ -233,7 +242,7 @@ impl Pkcs11Signer {
                     if let Some(h) = held {
                         self.sessions.give_back(h);
                     }
-                    return Err(Outcome::Failed(why));
+                    return Err(Outcome::Failed(named(&cause, why)));
                 }
                 Fault::Session if rung < 1 => {
                     rung = 1;
@@ -246,6 +255,7 @@ impl Pkcs11Signer {
                     if let Some(h) = held {
                         let relogged = {
                             let _call = self.health.call();
+                            let _in = self.module.enter();
                             self.sessions.relogin(&h)
                         };
                         self.sessions.discard(h);
@@ -268,16 +278,16 @@ impl Pkcs11Signer {
                     match self.reinit {
                         // Finalizing under another thread's call is undefined behaviour in
                         // many modules; then the next probe tries.
-                        Reinit::Finalize if self.health.calls_running() == 0 => {
+                        Reinit::Finalize if self.module.running() == 0 => {
                             tracing::warn!(target: "ocsp::pkcs11", key = %self.name,
                                 "{why}: re-initialising the PKCS#11 module {}",
                                 self.module.path().display());
                             let _call = self.health.call();
                             if let Err(e) = self.module.reinitialize(generation, true) {
-                                return Err(Outcome::Broken(e));
+                                return Err(Outcome::Broken(named(&cause, e)));
                             }
                         }
-                        Reinit::Finalize => return Err(Outcome::Broken(why)),
+                        Reinit::Finalize => return Err(Outcome::Broken(named(&cause, why))),
                         Reinit::Never => self.sessions.reset(),
                     }
                 }
@@ -285,7 +295,7 @@ impl Pkcs11Signer {
                     if let Some(h) = held {
                         self.sessions.discard(h);
                     }
-                    return Err(Outcome::Broken(why));
+                    return Err(Outcome::Broken(named(&cause, why)));
                 }
             }
         }
@@ -332,10 +342,7 @@ impl Signer for Pkcs11Signer {
                 self.health.succeeded();
                 Ok(sig)
             }
-            Err(Outcome::Broken(why)) => {
-                self.health.broken(why.clone());
-                Err(fail(&why))
-            }
+            Err(Outcome::Broken(why)) => Err(fail(&self.health.broken(why))),
             Err(Outcome::Pin(why)) => {
                 self.health.pin_refused(why.clone());
                 Err(fail(&why))

@@ -62,9 +62,13 @@ pub fn find_slot_described(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, SlotEr
             continue;
         };
         let label = info.label().trim_end().to_string();
-        seen.push(format!("`{label}` (serial {})", info.serial_number().trim_end()));
+        seen.push(format!(
+            "`{label}` (serial {})",
+            info.serial_number().trim_end()
+        ));
         let eq = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.trim_end() == have.trim_end())
+            want.as_deref()
+                .is_none_or(|w| w.trim_end() == have.trim_end())
         };
         let mut ok = eq(&uri.token, info.label())
             && eq(&uri.manufacturer, info.manufacturer_id())
@@ -263,9 +267,11 @@ pub fn key_facts(
                 (None, Some(pki), _) => pki,
                 (None, None, Some(spki)) => spki,
                 (None, None, None) => {
-                    return Err("no public key for it in the token: import or keep the public \
+                    return Err(
+                        "no public key for it in the token: import or keep the public \
                                 key object (same id) or its certificate beside the private key"
-                        .into())
+                            .into(),
+                    )
                 }
             };
             Ok(KeyFacts { kind, spki_der })

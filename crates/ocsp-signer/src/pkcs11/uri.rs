@@ -190,7 +190,11 @@ fn decode(name: &str, raw: &str) -> Result<Vec<u8>, UriError> {
         let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
             && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
         if !ok {
-            let shown = if name == "pin-value" { "<redacted>" } else { raw };
+            let shown = if name == "pin-value" {
+                "<redacted>"
+            } else {
+                raw
+            };
             return Err(UriError(format!(
                 "{name}={shown}: `%` must be followed by two hex digits (write `%25` for `%`)"
             )));
