@@ -10,6 +10,7 @@ pub use crate::issuer::{ResponderIdConfig, UnknownSerial};
 pub use ocsp_proto::profile::Profile;
 pub use ocsp_status::config::DEFAULT_INDEX_CHECK_MS;
 use ocsp_status::StatusConfig;
+pub use pkcs11::{Pkcs11Config, ReinitConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,7 +44,12 @@ pub struct Config {
     /// The metrics and health listener (`--metrics-listen`).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Keys in PKCS#11 tokens (`[pkcs11]`, `--pkcs11-module`).
+    #[serde(default)]
+    pub pkcs11: Pkcs11Config,
 }
+
+mod pkcs11;
 
 /// HTTPS next to the plain listeners: rustls (aws-lc-rs), HTTP/2 by ALPN.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -273,7 +279,13 @@ impl std::fmt::Debug for IssuerConfig {
             .field("index", &self.index)
             .field("status", &self.status)
             .field("rsigner", &self.rsigner)
-            .field("rkey", &self.rkey)
+            .field(
+                "rkey",
+                &self
+                    .rkey
+                    .as_deref()
+                    .map(|k| ocsp_signer::redact_key_name(&k.to_string_lossy())),
+            )
             .field(
                 "passin",
                 &self.passin.as_deref().map(ocsp_signer::passin::redact),
@@ -335,7 +347,10 @@ impl IssuerConfig {
             fix(p);
         }
         if let Some(p) = self.rkey.as_mut() {
-            fix(p);
+            // A `pkcs11:` URI is not a path.
+            if !ocsp_signer::is_pkcs11_uri(&p.to_string_lossy()) {
+                fix(p);
+            }
         }
         self.rother.iter_mut().for_each(fix);
         if let Some(spec) = self.passin.as_mut() {
@@ -471,6 +486,7 @@ impl Config {
             path: path.to_path_buf(),
             reason,
         })?;
+        cfg.pkcs11.resolve_paths(base);
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
             i.status_config().map_err(|e| ConfigError {

@@ -26,7 +26,7 @@ use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
 use der::{Decode, Encode};
 use ocsp_proto::response::ResponderIdKind;
 use ocsp_proto::{sigalg, HashAlg, IssuerIdentity, Timestamp};
-use ocsp_signer::{KeySpec, Passin, PromptError, Secret, SignOptions};
+use ocsp_signer::{KeySpec, Passin, Pkcs11Settings, PromptError, Secret, SignOptions};
 use ocsp_status::config::{OpenError, OpenOptions};
 use ocsp_status::{SharedClock, StatusSource};
 use std::collections::HashMap;
@@ -118,7 +118,8 @@ pub fn load_issuers(
     cfg: &Config,
     opts: &BuildOptions<'_>,
 ) -> Result<(Arc<IssuerSet>, Vec<String>), SetupError> {
-    let mut loader = IssuerLoader::with_clock(opts.prompt, opts.clock.clone());
+    let mut loader =
+        IssuerLoader::with_clock(opts.prompt, opts.clock.clone()).pkcs11(cfg.pkcs11.settings());
     let mut issuers = Vec::with_capacity(cfg.issuers.len());
     for ic in &cfg.issuers {
         let status = open_status(cfg, ic, &opts.clock)?;
@@ -289,6 +290,7 @@ pub struct IssuerLoader<'a> {
     responders: HashMap<ResponderSpec, Arc<Responder>>,
     clock: SharedClock,
     warnings: Vec<String>,
+    pkcs11: Pkcs11Settings,
 }
 
 fn subject_cn(cert: &Certificate) -> String {
@@ -339,7 +341,14 @@ impl<'a> IssuerLoader<'a> {
             clock,
             responders: HashMap::new(),
             warnings: Vec::new(),
+            pkcs11: Pkcs11Settings::default(),
         }
+    }
+
+    /// Reach keys given as `pkcs11:` URIs with `settings` (`[pkcs11]`).
+    pub fn pkcs11(mut self, settings: Pkcs11Settings) -> IssuerLoader<'a> {
+        self.pkcs11 = settings;
+        self
     }
 
     /// Warnings collected while loading (missing ocsp-nocheck, expiry close, ...).
@@ -361,7 +370,15 @@ impl<'a> IssuerLoader<'a> {
         let opts = sign_options(cfg)?;
         let key = ResponderSpec {
             rsigner: rsigner_path.clone(),
-            key: KeySpec::file(&rkey_path, cfg.passin.clone().map(Passin::new)),
+            key: KeySpec::for_rkey(
+                &rkey_path,
+                cfg.passin.clone().map(Passin::new),
+                &self.pkcs11,
+            )
+            .map_err(|e| {
+                let (path, kind) = e.into_parts();
+                file_err(&path, kind.to_string())
+            })?,
             options: opts,
             rsigopt: cfg.rsigopt.clone(),
             responder_id: cfg.responder_id,
@@ -427,7 +444,7 @@ impl<'a> IssuerLoader<'a> {
         cfg: &IssuerConfig,
         ca: &Certificate,
         rsigner_path: &Path,
-        rkey_path: &Path,
+        _rkey_path: &Path,
         spec: &KeySpec,
         opts: SignOptions,
     ) -> Result<Responder, IssuerError> {
@@ -446,7 +463,7 @@ impl<'a> IssuerLoader<'a> {
             .map_err(|e| file_err(rsigner_path, format!("cannot encode the public key: {e}")))?;
         if signer.public_key_der() != cert_spki.as_slice() {
             return Err(file_err(
-                rkey_path,
+                Path::new(&spec.name()),
                 format!(
                     "this key does not match the certificate {}: give the key the certificate was issued for (--rkey), or the certificate of this key (--rsigner)",
                     rsigner_path.display()

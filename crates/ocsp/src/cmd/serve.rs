@@ -139,6 +139,7 @@ impl Args {
         if let Some(issuer) = self.ca.issuer()? {
             cfg.issuers.push(issuer);
         }
+        self.ca.apply_pkcs11(&mut cfg);
         self.listeners.apply(&mut cfg);
         cfg.server.text |= self.text;
         if let Some(n) = self.workers {
