@@ -118,3 +118,66 @@ fn check_config_logs_in_and_checks_a_test_signature() {
         run.stdout
     );
 }
+
+#[test]
+fn demo_pkcs11_signs_with_the_responder_key_in_a_softhsm_token() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    test_support::softhsm::require_softhsm();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo-pki");
+    let mut child = Command::new(OCSP)
+        .arg("demo")
+        .arg(&dir)
+        .args(["--port", "0", "--pkcs11"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    let url = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("ocsp demo --pkcs11 stopped before listening:\n{out}");
+        };
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(u) = line.strip_prefix("listening on ") {
+            break u.trim().to_string();
+        }
+    };
+    let dir = std::fs::canonicalize(&dir).unwrap();
+    assert!(out.contains("into the SoftHSM2 token `ocsp-demo`"), "{out}");
+    assert!(
+        out.contains("--rkey 'pkcs11:token=ocsp-demo;object=ocsp-responder'"),
+        "{out}"
+    );
+    let q = query(
+        &dir,
+        &[
+            "ocsp",
+            "-CAfile",
+            "cacert.pem",
+            "-issuer",
+            "cacert.pem",
+            "-cert",
+            "good.pem",
+            "-url",
+            &url,
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(q.verified(), "{}", q.all());
+    assert!(q.all().contains("good.pem: good"), "{}", q.all());
+    // The PIN is in a 0600 file; the key file was not left decrypted anywhere.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("softhsm/pin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(!dir.join("softhsm/import.pem").exists());
+}
