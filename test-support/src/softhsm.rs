@@ -12,7 +12,8 @@
 //! - [`SoftHsm::certify`]: a responder certificate (`v3_OCSP`) from a [`Pki`] for a key in
 //!   the token, by `openssl x509 -req -force_pubkey`.
 //! - [`SoftHsm::pull`] / [`SoftHsm::restore`]: the token's directory moved away and back
-//!   (a token pulled out and put back, for the fault drills).
+//!   (a token pulled out and put back, for the fault drills); [`SoftHsm::set_pin`]: the user
+//!   PIN changed behind a signer's back.
 //!
 //! Missing SoftHSM2 fails the test with `apt-get install -y softhsm2`.
 
@@ -338,6 +339,27 @@ impl SoftHsm {
             cert: crt,
             key: PathBuf::from(uri),
         }
+    }
+
+    /// Change `token`'s user PIN from `old` to `new` (C_SetPIN), behind the back of any
+    /// signer logged in with `old`.
+    pub fn set_pin(&self, token: &str, old: &str, new: &str) {
+        let m = ocsp_signer::pkcs11::module::open(&self.module).unwrap();
+        let (ctx, _) = m.context().unwrap();
+        let uri = ocsp_signer::pkcs11::Pkcs11Uri::parse(&format!("pkcs11:token={token}")).unwrap();
+        let slot = ocsp_signer::pkcs11::token::find_slot(&ctx, &uri).unwrap();
+        let session = ctx.open_rw_session(slot).unwrap();
+        match session.login(UserType::User, Some(&AuthPin::new(old.into()))) {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::UserAlreadyLoggedIn,
+                _,
+            )) => {}
+            Err(e) => panic!("login to token {token}: {e}"),
+        }
+        session
+            .set_pin(&AuthPin::new(old.into()), &AuthPin::new(new.into()))
+            .unwrap_or_else(|e| panic!("C_SetPIN on token {token}: {e}"));
     }
 
     /// The directory of `token`.

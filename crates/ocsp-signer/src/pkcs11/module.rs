@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -28,6 +28,9 @@ pub struct Module {
     path: PathBuf,
     state: Mutex<State>,
     running: AtomicUsize,
+    /// A copy of the state's generation, read without the lock (which a hanging
+    /// `C_Finalize` may hold).
+    generation: AtomicU64,
 }
 
 /// A call into the module by any key, counted until dropped ([`Module::enter`]).
@@ -71,6 +74,7 @@ pub fn open(path: &Path) -> Result<Arc<Module>, String> {
             generation: 1,
         }),
         running: AtomicUsize::new(0),
+        generation: AtomicU64::new(1),
     });
     modules.insert(path.to_path_buf(), m.clone());
     Ok(m)
@@ -121,10 +125,7 @@ impl Module {
 
     /// The current generation.
     pub fn generation(&self) -> u64 {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .generation
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Finalize the context of generation `seen` (unless `finalize` is false: then the
@@ -136,6 +137,7 @@ impl Module {
             return Ok(());
         }
         s.generation += 1;
+        self.generation.store(s.generation, Ordering::Release);
         if !finalize {
             if s.ctx.is_none() {
                 s.ctx = Some(initialise(&self.path)?);

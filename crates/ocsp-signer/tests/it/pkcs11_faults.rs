@@ -1,4 +1,5 @@
-//! A real SoftHSM2 token misbehaving: a wrong PIN (reported once, never retried), a PIN in the
+//! A real SoftHSM2 token misbehaving: a wrong PIN, at start or when logging in again after
+//! the token came back (reported once, never retried), a PIN in the
 //! URI (refused unless allowed), more signing threads than sessions allowed (they queue), and
 //! the token pulled out and put back while signing (failures name the `CKR_…`, then the signer
 //! recovers by itself).
@@ -130,4 +131,57 @@ fn a_pulled_token_fails_with_its_code_then_recovers_by_itself() {
         }
     }
     eprintln!("pulled: {err}\nmeanwhile: {again}");
+}
+
+#[test]
+fn a_pin_refused_on_logging_in_again_is_reported_once_and_never_retried() {
+    let h = hsm();
+    let signer = ocsp_signer::load(
+        &spec_with("repin", "repin", PIN, &settings()),
+        SignOptions::default(),
+        &mut no_prompt,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    signer.sign(b"before").unwrap();
+    // The PIN changes behind the signer's back; then the token goes and comes back, so the
+    // ladder must log in again, with the PIN it has.
+    h.set_pin("repin", PIN, "2468");
+    h.pull("repin");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signer.sign(b"pulled").is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still signing 10 s after the pull"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    h.restore("repin");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let refused = loop {
+        let e = signer
+            .sign(b"back")
+            .err()
+            .expect("the PIN is wrong now")
+            .to_string();
+        if e.contains("CKR_PIN_INCORRECT") {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no PIN error 15 s after the token came back: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(refused.contains("not tried again"), "{refused}");
+    // From now on every request fails at once with the same reason, past many retry
+    // intervals: no login is tried (a loop of them would lock the token).
+    let started = Instant::now();
+    for _ in 0..20 {
+        let e = signer.sign(b"again").err().expect("refused").to_string();
+        assert_eq!(e, refused);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // And the token is not locked: the right PIN still logs in.
+    h.set_pin("repin", "2468", PIN);
 }

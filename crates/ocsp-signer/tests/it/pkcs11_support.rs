@@ -1,6 +1,7 @@
 //! The token every PKCS#11 test of this binary shares: one SoftHSM2 store with the tokens
-//! `ocsp` (the keys, imported and generated), `pin` (only ever logged in to with a wrong PIN)
-//! and `drill` (pulled out and put back), keys made once.
+//! `ocsp` (the keys, imported and generated), `pin` (only ever logged in to with a wrong PIN),
+//! `drill` (pulled out and put back) and `repin` (its PIN changed under a signer), keys made
+//! once.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -16,7 +17,7 @@ pub const IMPORTED: &[(&str, &str)] = &[("rsa-imported", "RSA"), ("p256-imported
 /// The store, with every key made.
 pub fn hsm() -> &'static SoftHsm {
     static KEYS: OnceLock<()> = OnceLock::new();
-    let h = SoftHsm::shared(&["ocsp", "pin", "drill"]);
+    let h = SoftHsm::shared(&["ocsp", "pin", "drill", "repin"]);
     KEYS.get_or_init(|| {
         for (i, (label, alg)) in IMPORTED.iter().enumerate() {
             let file = key_file(label);
@@ -41,6 +42,7 @@ pub fn hsm() -> &'static SoftHsm {
         h.generate("ocsp", KeyAlg::Ed25519, "ed25519-gen", &[0x23], false);
         h.generate("ocsp", KeyAlg::P256, "always-auth", &[0x24], true);
         h.generate("drill", KeyAlg::P256, "drill", &[0x30], false);
+        h.generate("repin", KeyAlg::P256, "repin", &[0x50], false);
         // Imported by another process: this one never logs in to `pin` with the right PIN.
         let file = key_file("pin-key");
         test_support::openssl::openssl(
