@@ -184,6 +184,7 @@ impl SoftHsm {
         always_authenticate: bool,
     ) {
         let m = ocsp_signer::pkcs11::module::open(&self.module).unwrap();
+        let _in = m.enter();
         let (ctx, _) = m.context().unwrap();
         let uri = ocsp_signer::pkcs11::Pkcs11Uri::parse(&self.uri(token, label)).unwrap();
         let slot = ocsp_signer::pkcs11::token::find_slot(&ctx, &uri).unwrap();
@@ -345,6 +346,7 @@ impl SoftHsm {
     /// signer logged in with `old`.
     pub fn set_pin(&self, token: &str, old: &str, new: &str) {
         let m = ocsp_signer::pkcs11::module::open(&self.module).unwrap();
+        let _in = m.enter();
         let (ctx, _) = m.context().unwrap();
         let uri = ocsp_signer::pkcs11::Pkcs11Uri::parse(&format!("pkcs11:token={token}")).unwrap();
         let slot = ocsp_signer::pkcs11::token::find_slot(&ctx, &uri).unwrap();

@@ -17,8 +17,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
@@ -27,21 +28,19 @@ use cryptoki::error::{Error, RvError};
 pub struct Module {
     path: PathBuf,
     state: Mutex<State>,
-    running: AtomicUsize,
+    /// Held shared by every call into the module, exclusively by `C_Finalize`: a module
+    /// finalized under another thread's call corrupts its memory.
+    calls: RwLock<()>,
     /// A copy of the state's generation, read without the lock (which a hanging
     /// `C_Finalize` may hold).
     generation: AtomicU64,
 }
 
-/// A call into the module by any key, counted until dropped ([`Module::enter`]).
-#[derive(Debug)]
-pub struct Entered<'a>(&'a Module);
+/// A call into the module by any key, until dropped ([`Module::enter`]).
+pub type Entered<'a> = RwLockReadGuard<'a, ()>;
 
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+/// How long a re-initialisation waits for the calls running in the module to end.
+const FINALIZE_WAIT: Duration = Duration::from_millis(200);
 
 struct State {
     ctx: Option<Pkcs11>,
@@ -73,7 +72,7 @@ pub fn open(path: &Path) -> Result<Arc<Module>, String> {
             ctx: Some(ctx),
             generation: 1,
         }),
-        running: AtomicUsize::new(0),
+        calls: RwLock::new(()),
         generation: AtomicU64::new(1),
     });
     modules.insert(path.to_path_buf(), m.clone());
@@ -112,15 +111,10 @@ impl Module {
         s.ctx.clone().map(|c| (c, s.generation))
     }
 
-    /// Count a call into the module (by any key) until the guard drops.
+    /// Hold off re-initialisation while calling into the module (by any key), until the
+    /// guard drops. Never held across a call to [`Module::reinitialize`].
     pub fn enter(&self) -> Entered<'_> {
-        self.running.fetch_add(1, Ordering::AcqRel);
-        Entered(self)
-    }
-
-    /// Calls into the module running now, by every key that uses it.
-    pub fn running(&self) -> usize {
-        self.running.load(Ordering::Acquire)
+        self.calls.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The current generation.
@@ -130,8 +124,27 @@ impl Module {
 
     /// Finalize the context of generation `seen` (unless `finalize` is false: then the
     /// context is kept and only the generation moves on, abandoning every session) and
-    /// initialise a new one. Does nothing when the generation is already past `seen`.
+    /// initialise a new one. Does nothing when the generation is already past `seen`. Only
+    /// when no other call runs in the module: after waiting [`FINALIZE_WAIT`] for them to
+    /// end, it gives up (the caller tries again later).
     pub fn reinitialize(&self, seen: u64, finalize: bool) -> Result<(), String> {
+        let deadline = Instant::now() + FINALIZE_WAIT;
+        let _alone = loop {
+            match self.calls.try_write() {
+                Ok(g) => break g,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(format!(
+                        "the PKCS#11 module {} is not re-initialised: other calls into it are \
+                         still running",
+                        self.path.display()
+                    ))
+                }
+            }
+        };
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.generation != seen && s.ctx.is_some() {
             return Ok(());

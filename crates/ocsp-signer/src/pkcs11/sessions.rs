@@ -153,7 +153,11 @@ impl Sessions {
         let slot = s.slot;
         let logged_in = s.logged_in;
         drop(s);
-        match self.open_new(gen, slot, logged_in) {
+        let opened = {
+            let _in = self.module.enter();
+            self.open_new(gen, slot, logged_in)
+        };
+        match opened {
             Ok(h) => Ok(h),
             Err(e) => {
                 let mut s = self.lock();
@@ -236,6 +240,7 @@ impl Sessions {
 
     /// Log in again on `held`'s session (the ladder's second rung).
     pub fn relogin(&self, held: &Held) -> Result<(), Failure> {
+        let _in = self.module.enter();
         let (ctx, _) = self.module.context().ok_or(Failure::Token(Error::Pkcs11(
             RvError::CryptokiNotInitialized,
             cryptoki::context::Function::Initialize,
@@ -266,6 +271,7 @@ impl Sessions {
         if held.generation == s.generation {
             s.open = s.open.saturating_sub(1);
             drop(s);
+            let _in = self.module.enter();
             let _ = held.session.close();
         } else {
             drop(s);
@@ -282,6 +288,7 @@ impl Sessions {
         s.slot = None;
         s.logged_in = false;
         drop(s);
+        let _in = self.module.enter();
         for h in idle {
             let _ = h.session.close();
         }
@@ -295,6 +302,7 @@ impl Drop for Sessions {
         // (the login is shared with any other key in the token).
         let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if s.generation == self.module.generation() {
+            let _in = self.module.enter();
             for h in s.idle.drain(..) {
                 let _ = h.session.close();
             }

@@ -96,6 +96,7 @@ impl Pkcs11Signer {
         pin::check_uri(&uri, settings.allow_pin_in_uri).map_err(err)?;
         let module_path: PathBuf = resolve_module(&uri, module).map_err(p11)?;
         let m = module::open(&module_path).map_err(p11)?;
+        let entered = m.enter();
         let (ctx, _) = m
             .context()
             .ok_or_else(|| p11("the PKCS#11 module is not initialised".into()))?;
@@ -129,9 +130,12 @@ impl Pkcs11Signer {
                 fault::describe(&e)
             ))
         })?;
+        drop(entered);
         let sessions = Sessions::new(m.clone(), uri.clone(), pin, cap, settings.session_wait);
         let held = sessions.take().map_err(|f| p11(start_failure(f)))?;
+        let entered = m.enter();
         let facts = token::key_facts(&held.session, held.key, &uri).map_err(&p11);
+        drop(entered);
         let facts = match facts {
             Ok(f) => f,
             Err(e) => {
@@ -206,7 +210,6 @@ impl Pkcs11Signer {
             let (fault, why, held) = {
                 let taken = {
                     let _call = self.health.call();
-                    let _in = self.module.enter();
                     self.sessions.take()
                 };
                 match taken {
@@ -255,7 +258,6 @@ impl Pkcs11Signer {
                     if let Some(h) = held {
                         let relogged = {
                             let _call = self.health.call();
-                            let _in = self.module.enter();
                             self.sessions.relogin(&h)
                         };
                         self.sessions.discard(h);
@@ -276,9 +278,9 @@ impl Pkcs11Signer {
                         self.sessions.discard(h);
                     }
                     match self.reinit {
-                        // Finalizing under another thread's call is undefined behaviour in
-                        // many modules; then the next probe tries.
-                        Reinit::Finalize if self.module.running() == 0 => {
+                        // Only when no other call runs in the module (see module.rs);
+                        // otherwise the next probe tries.
+                        Reinit::Finalize => {
                             tracing::warn!(target: "ocsp::pkcs11", key = %self.name,
                                 "{why}: re-initialising the PKCS#11 module {}",
                                 self.module.path().display());
@@ -287,7 +289,6 @@ impl Pkcs11Signer {
                                 return Err(Outcome::Broken(named(&cause, e)));
                             }
                         }
-                        Reinit::Finalize => return Err(Outcome::Broken(named(&cause, why))),
                         Reinit::Never => self.sessions.reset(),
                     }
                 }
