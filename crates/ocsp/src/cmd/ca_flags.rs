@@ -17,7 +17,7 @@ pub struct CaFlags {
     /// Responder certificate (PEM); default: the CA certificate (the CA key signs).
     #[arg(long, value_name = "FILE")]
     pub rsigner: Option<PathBuf>,
-    /// Responder private key (PEM: PKCS#8, encrypted PKCS#8, PKCS#1, SEC1), or a key in a PKCS#11 token as an RFC 7512 URI (pkcs11:token=…;object=…); default: the --rsigner file.
+    /// Responder private key (PEM: PKCS#8, encrypted PKCS#8, PKCS#1, SEC1), or a key in a PKCS#11 token as an RFC 7512 URI (pkcs11:token=T;object=K); default: the --rsigner file.
     #[arg(long, value_name = "FILE")]
     pub rkey: Option<PathBuf>,
     /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin (else a prompt on a terminal).
@@ -47,7 +47,7 @@ pub struct CaFlags {
     /// Extra certificates to include in responses (repeatable).
     #[arg(long, value_name = "FILE")]
     pub rother: Vec<PathBuf>,
-    /// PKCS#11 module (.so) for keys given as pkcs11: URIs (--rkey pkcs11:token=…;object=…), as [pkcs11] module.
+    /// PKCS#11 module (.so) for keys given as pkcs11: URIs (--rkey pkcs11:token=T;object=K), as [pkcs11] module.
     #[arg(long, value_name = "FILE")]
     pub pkcs11_module: Option<PathBuf>,
 }
