@@ -2,7 +2,8 @@
 //! every algorithm (RSA PKCS#1 v1.5 and PSS, P-256, P-384, Ed25519), keys imported and keys
 //! generated inside the token, nonce answers (signed live) and cached ones; the key given by
 //! URI with `--pkcs11-module`; `check-config` logging in and checking a test signature; a key
-//! that does not match its certificate named beside it.
+//! that does not match its certificate named beside it; `presign` signing a store in the token;
+//! `demo --pkcs11`.
 
 use crate::hsm_support::{ask, hsm, pki, serve, signer};
 use crate::{ocsp, OCSP};
@@ -180,4 +181,30 @@ fn demo_pkcs11_signs_with_the_responder_key_in_a_softhsm_token() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(!dir.join("softhsm/import.pem").exists());
+}
+
+#[test]
+fn presign_signs_the_store_in_the_token_and_serve_loads_it() {
+    hsm();
+    let s = signer("hsm", "p256-imported");
+    let store = pki().dir.join("hsm-responses.store");
+    let mut args = pki().serve_args_with(&s);
+    let n = args.len();
+    args[n - 1] = format!("pass:{PIN}");
+    let mut presign: Vec<String> = vec!["presign".into()];
+    presign.extend(args.iter().cloned());
+    presign.extend(["--out".into(), p(&store).into(), "--quiet".into()]);
+    let argv: Vec<&str> = presign.iter().map(String::as_str).collect();
+    let run = ocsp(&argv);
+    run.expect_code(0);
+    assert!(run.stdout.contains("wrote "), "{}", run.stdout);
+    args.extend(["--listen", "127.0.0.1:0", "--store", p(&store)].map(String::from));
+    let r = Responder::start(OCSP, args);
+    assert!(
+        r.wait_stderr("response store loaded", std::time::Duration::from_secs(10)),
+        "{}",
+        r.stderr()
+    );
+    let q = ask(&r, "good", &["-no_nonce"]);
+    assert!(q.verified(), "{}", q.all());
 }
