@@ -3,7 +3,7 @@
 # use when they are absent (openssl, curl; mandoc for the man pages; promtool from
 # prometheus for the alert rules and the dashboard; chromium for the status page;
 # lintian, man-db and systemd for the Debian package; pkilint and Python cryptography
-# from PyPI), runs the whole suite, then builds and tests the Debian package
+# from PyPI; softhsm2 for the PKCS#11 token tests), runs the whole suite, then builds and tests the Debian package
 # (scripts/test-package.sh, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || need+=(python3-pip)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   $SUDO apt-get update -qq

@@ -21,6 +21,7 @@
 //! | [`judge`] | never wrong in the dangerous direction: verify an answer, check it against the index |
 //! | [`measure`] | `/proc` readings, fd limit, percentiles |
 //! | [`postgres`] | a throwaway PostgreSQL cluster (or `OCSP_TEST_DATABASE_URL`), one per test binary |
+//! | [`softhsm`] | a SoftHSM2 token store made at test time: tokens, imported and generated keys |
 //!
 //! [`prelude`] re-exports the items test files use most.
 //!
@@ -45,6 +46,7 @@ pub mod process;
 pub mod prometheus;
 pub mod responder;
 pub mod signer;
+pub mod softhsm;
 pub mod status;
 
 /// The items test files use most, for `use test_support::prelude::*;`.

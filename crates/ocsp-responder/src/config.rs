@@ -10,6 +10,7 @@ pub use crate::issuer::{ResponderIdConfig, UnknownSerial};
 pub use ocsp_proto::profile::Profile;
 pub use ocsp_status::config::DEFAULT_INDEX_CHECK_MS;
 use ocsp_status::StatusConfig;
+pub use pkcs11::{Pkcs11Config, ReinitConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,6 +50,9 @@ pub struct Config {
     /// The PostgreSQL database of `[issuer.status] type = "postgres"` (`--db`).
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// Keys in PKCS#11 tokens (`[pkcs11]`, `--pkcs11-module`).
+    #[serde(default)]
+    pub pkcs11: Pkcs11Config,
 }
 
 /// `[database]`: where the PostgreSQL status sources read from. The URL comes from
@@ -109,6 +113,8 @@ impl DatabaseConfig {
             })
     }
 }
+
+mod pkcs11;
 
 /// HTTPS next to the plain listeners: rustls (aws-lc-rs), HTTP/2 by ALPN.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -346,7 +352,13 @@ impl std::fmt::Debug for IssuerConfig {
             .field("index", &self.index)
             .field("status", &self.status)
             .field("rsigner", &self.rsigner)
-            .field("rkey", &self.rkey)
+            .field(
+                "rkey",
+                &self
+                    .rkey
+                    .as_deref()
+                    .map(|k| ocsp_signer::redact_key_name(&k.to_string_lossy())),
+            )
             .field(
                 "passin",
                 &self.passin.as_deref().map(ocsp_signer::passin::redact),
@@ -414,7 +426,10 @@ impl IssuerConfig {
             fix(p);
         }
         if let Some(p) = self.rkey.as_mut() {
-            fix(p);
+            // A `pkcs11:` URI is not a path.
+            if !ocsp_signer::is_pkcs11_uri(&p.to_string_lossy()) {
+                fix(p);
+            }
         }
         self.rother.iter_mut().for_each(fix);
         self.rsigner_next.iter_mut().for_each(fix);
@@ -552,6 +567,7 @@ impl Config {
             path: path.to_path_buf(),
             reason,
         })?;
+        cfg.pkcs11.resolve_paths(base);
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
             i.status_config().map_err(|e| ConfigError {

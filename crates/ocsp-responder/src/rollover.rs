@@ -40,6 +40,7 @@ use crate::config::{Config, IssuerConfig};
 use crate::health::{preflight_responder, Severity};
 use crate::issuer::{file_err, IssuerError, IssuerSet, Responder, ResponderSlot};
 use crate::setup::{read_one_cert, responder_key_spec, sign_options, IssuerLoader};
+use ocsp_signer::Pkcs11Settings;
 use crate::source::cache::CachedSource;
 use ocsp_proto::profile::Profile;
 use ocsp_proto::{sigalg, HashAlg, Timestamp};
@@ -97,6 +98,8 @@ pub struct Rollover {
     clock: SharedClock,
     cache: Option<Arc<CachedSource>>,
     slots: Mutex<Vec<SlotState>>,
+    /// `[pkcs11]`: how keys given as `pkcs11:` URIs are reached.
+    pkcs11: Pkcs11Settings,
 }
 
 impl std::fmt::Debug for Rollover {
@@ -125,6 +128,7 @@ impl Rollover {
             )));
         }
         let now = clock.now();
+        let pkcs11 = cfg.pkcs11.settings();
         let mut slots: Vec<SlotState> = Vec::new();
         for (issuer, ic) in issuers.iter().zip(&cfg.issuers) {
             let sharer = Sharer {
@@ -141,7 +145,7 @@ impl Rollover {
                 continue;
             }
             let (cert, key) = main_paths(ic);
-            let fingerprint = fingerprint(ic, &cert, &key);
+            let fingerprint = fingerprint(ic, &cert, &key, &pkcs11);
             slots.push(SlotState {
                 slot: issuer.responder.clone(),
                 cfg: ic.clone(),
@@ -160,6 +164,7 @@ impl Rollover {
             clock,
             cache: None,
             slots: Mutex::new(Vec::new()),
+            pkcs11,
         };
         for s in &mut slots {
             if let Some((cert, key)) = next_paths(&s.cfg) {
@@ -200,7 +205,7 @@ impl Rollover {
             let mut errors = Vec::new();
             let mut changed = false;
             let (cert, key) = main_paths(&s.cfg);
-            if fingerprint(&s.cfg, &cert, &key) != s.main.fingerprint {
+            if fingerprint(&s.cfg, &cert, &key, &self.pkcs11) != s.main.fingerprint {
                 match self.load_pair(s, &cert, &key, now) {
                     Ok(p) => {
                         s.main = p;
@@ -210,7 +215,7 @@ impl Rollover {
                 }
             }
             if let Some((cert, key)) = next_paths(&s.cfg) {
-                let fp = fingerprint(&s.cfg, &cert, &key);
+                let fp = fingerprint(&s.cfg, &cert, &key, &self.pkcs11);
                 if s.next.as_ref().map(|p| &p.fingerprint) != Some(&fp) {
                     match self.load_pair(s, &cert, &key, now) {
                         Ok(p) => {
@@ -359,7 +364,7 @@ impl Rollover {
         key: &Path,
         now: Timestamp,
     ) -> Result<Pair, IssuerError> {
-        let fingerprint = fingerprint(&s.cfg, cert, key);
+        let fingerprint = fingerprint(&s.cfg, cert, key, &self.pkcs11);
         let rcert = read_one_cert(cert)?;
         let not_before = not_before(&rcert);
         let at = now.max(not_before);
@@ -369,12 +374,12 @@ impl Rollover {
                 fix: RELOAD_PASSIN_FIX.into(),
             })
         };
-        let mut loader = IssuerLoader::with_clock(&prompt, at_clock);
+        let mut loader = IssuerLoader::with_clock(&prompt, at_clock).pkcs11(self.pkcs11.clone());
         let first = s
             .sharers
             .first()
             .ok_or_else(|| IssuerError::Invalid("a responder without an issuer".into()))?;
-        let spec = responder_key_spec(&s.cfg, key);
+        let spec = responder_key_spec(&s.cfg, key, &self.pkcs11)?;
         let opts = sign_options(&s.cfg)?;
         let responder = loader.load_responder(&s.cfg, &first.ca, cert, key, &spec, opts)?;
         for w in loader.warnings() {
@@ -466,8 +471,12 @@ fn next_paths(ic: &IssuerConfig) -> Option<(PathBuf, PathBuf)> {
 /// the pair's certificate, key and `rother` files (an unreadable file hashes as its
 /// error, so the reload that reads it reports it; a key that is no file, such as a token
 /// object, is then known by its spec, and its certificate file says when it changed).
-fn fingerprint(ic: &IssuerConfig, cert: &Path, key: &Path) -> Vec<u8> {
-    let mut all = HashAlg::Sha256.digest(format!("{:?}", responder_key_spec(ic, key)).as_bytes());
+fn fingerprint(ic: &IssuerConfig, cert: &Path, key: &Path, pkcs11: &Pkcs11Settings) -> Vec<u8> {
+    let spec = match responder_key_spec(ic, key, pkcs11) {
+        Ok(spec) => format!("{spec:?}"),
+        Err(e) => e.to_string(),
+    };
+    let mut all = HashAlg::Sha256.digest(spec.as_bytes());
     let files = [cert, key]
         .into_iter()
         .chain(ic.rother.iter().map(PathBuf::as_path));

@@ -28,7 +28,7 @@ use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
 use der::{Decode, Encode};
 use ocsp_proto::response::ResponderIdKind;
 use ocsp_proto::{sigalg, HashAlg, IssuerIdentity, Timestamp};
-use ocsp_signer::{KeySpec, Passin, PromptError, Secret, SignOptions};
+use ocsp_signer::{KeySpec, Passin, Pkcs11Settings, PromptError, Secret, SignOptions};
 use ocsp_status::config::{OpenError, OpenOptions};
 use ocsp_status::{SharedClock, StatusSource};
 use std::collections::HashMap;
@@ -125,7 +125,8 @@ pub fn load_issuers(
     cfg: &Config,
     opts: &BuildOptions<'_>,
 ) -> Result<(Arc<IssuerSet>, Vec<String>), SetupError> {
-    let mut loader = IssuerLoader::with_clock(opts.prompt, opts.clock.clone());
+    let mut loader =
+        IssuerLoader::with_clock(opts.prompt, opts.clock.clone()).pkcs11(cfg.pkcs11.settings());
     let mut issuers = Vec::with_capacity(cfg.issuers.len());
     for ic in &cfg.issuers {
         let status = open_status(cfg, ic, &opts.clock)?;
@@ -320,8 +321,15 @@ pub fn read_one_cert(path: &Path) -> Result<Certificate, IssuerError> {
 /// The [`KeySpec`] of responder key `rkey` of issuer `cfg` (unlocked with its `passin`):
 /// the one place a configured key becomes a spec, at start and when
 /// [`crate::rollover`] loads a replacement or the next key (`rkey_next`).
-pub fn responder_key_spec(cfg: &IssuerConfig, rkey: &Path) -> KeySpec {
-    KeySpec::file(rkey, cfg.passin.clone().map(Passin::new))
+pub fn responder_key_spec(
+    cfg: &IssuerConfig,
+    rkey: &Path,
+    pkcs11: &Pkcs11Settings,
+) -> Result<KeySpec, IssuerError> {
+    KeySpec::for_rkey(rkey, cfg.passin.clone().map(Passin::new), pkcs11).map_err(|e| {
+        let (path, kind) = e.into_parts();
+        file_err(&path, kind.to_string())
+    })
 }
 
 /// Asks for a key's passphrase when no `passin` is configured (a terminal prompt in the
@@ -351,6 +359,7 @@ pub struct IssuerLoader<'a> {
     responders: HashMap<ResponderSpec, Arc<ResponderSlot>>,
     clock: SharedClock,
     warnings: Vec<String>,
+    pkcs11: Pkcs11Settings,
 }
 
 fn subject_cn(cert: &Certificate) -> String {
@@ -401,7 +410,14 @@ impl<'a> IssuerLoader<'a> {
             clock,
             responders: HashMap::new(),
             warnings: Vec::new(),
+            pkcs11: Pkcs11Settings::default(),
         }
+    }
+
+    /// Reach keys given as `pkcs11:` URIs with `settings` (`[pkcs11]`).
+    pub fn pkcs11(mut self, settings: Pkcs11Settings) -> IssuerLoader<'a> {
+        self.pkcs11 = settings;
+        self
     }
 
     /// Warnings collected while loading (missing ocsp-nocheck, expiry close, ...).
@@ -423,7 +439,7 @@ impl<'a> IssuerLoader<'a> {
         let opts = sign_options(cfg)?;
         let key = ResponderSpec {
             rsigner: rsigner_path.clone(),
-            key: responder_key_spec(cfg, &rkey_path),
+            key: responder_key_spec(cfg, &rkey_path, &self.pkcs11)?,
             options: opts,
             rsigopt: cfg.rsigopt.clone(),
             responder_id: cfg.responder_id,
@@ -493,7 +509,7 @@ impl<'a> IssuerLoader<'a> {
         cfg: &IssuerConfig,
         ca: &Certificate,
         rsigner_path: &Path,
-        rkey_path: &Path,
+        _rkey_path: &Path,
         spec: &KeySpec,
         opts: SignOptions,
     ) -> Result<Responder, IssuerError> {
@@ -512,7 +528,7 @@ impl<'a> IssuerLoader<'a> {
             .map_err(|e| file_err(rsigner_path, format!("cannot encode the public key: {e}")))?;
         if signer.public_key_der() != cert_spki.as_slice() {
             return Err(file_err(
-                rkey_path,
+                Path::new(&spec.name()),
                 format!(
                     "this key does not match the certificate {}: give the key the certificate was issued for (--rkey), or the certificate of this key (--rsigner)",
                     rsigner_path.display()

@@ -171,6 +171,9 @@ pub enum KeyErrorKind {
         /// The encoder's error.
         detail: String,
     },
+    /// A key in a PKCS#11 token could not be used: what the token or the module said, and
+    /// the fix.
+    Pkcs11(String),
 }
 
 impl fmt::Display for KeyErrorKind {
@@ -270,6 +273,7 @@ impl fmt::Display for KeyErrorKind {
                 "--rsigopt rsa_padding_mode:pss applies to RSA keys; this is an {key} key"
             ),
             K::Encoding { what, detail } => write!(f, "could not encode {what}: {detail}"),
+            K::Pkcs11(what) => f.write_str(what),
         }
     }
 }

@@ -8,10 +8,11 @@
 //! - [`KeySpec::File`]: a key file, PEM or DER, maybe encrypted (every form openssl writes;
 //!   the table is in [`key_file`]), with an optional [`Passin`] saying where its passphrase is.
 //!
-//! A PKCS#11 key will be a second variant, `KeySpec::Pkcs11 { uri, module, pin }` behind the
-//! cargo feature `pkcs11`, loaded by a `pkcs11` module beside [`software`] into its own
-//! `Signer` (a small pool of sessions, since sessions are `Send` but not `Sync`). Callers
-//! already match `KeySpec` non-exhaustively, and [`load`] is where the variant is dispatched.
+//! - `KeySpec::Pkcs11`: a key inside a PKCS#11 token, named by an RFC 7512 URI
+//!   (`pkcs11:token=…;object=…`), behind the cargo feature `pkcs11` (cryptoki); it signs
+//!   inside the token, on a pool of sessions (the `pkcs11` module says how, and what it does
+//!   when the token fails). [`KeySpec::for_rkey`] tells the two forms apart by the `pkcs11:`
+//!   prefix, so that `--rkey` and `rkey` take either.
 //!
 //! `KeySpec` is `Clone + Eq + Hash` (and so is [`SignOptions`]), so that a caller can key a
 //! table of loaded signers by `(KeySpec, SignOptions)`: issuers naming the same key then share
@@ -52,6 +53,10 @@
 //!
 //! # Errors
 //!
+//! A PKCS#11 key has its own list (the key found once, its type and size, `CKA_SIGN`, no
+//! `CKA_ALWAYS_AUTHENTICATE`, a mechanism in the token's list, a test signature that verifies):
+//! see the `pkcs11` module.
+//!
 //! Every failure is a [`KeyError`]: the key's path once, and a [`KeyErrorKind`] that says what
 //! is wrong once and gives the fix (`PATH: WHAT: FIX`).
 //!
@@ -64,6 +69,9 @@
 pub mod error;
 pub mod key_file;
 pub mod passin;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+pub mod pkcs11_settings;
 pub mod software;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +82,7 @@ use ocsp_proto::HashAlg;
 
 pub use error::{KeyError, KeyErrorKind, PromptError, PASSIN_FIX};
 pub use passin::{read_passin, Passin, PassinError, Secret};
+pub use pkcs11_settings::{Pkcs11Settings, Reinit};
 pub use software::{SoftwareSigner, MAX_RSA_BITS, MIN_RSA_BITS};
 
 /// A signing key, as configured: where it is and how it is unlocked.
@@ -89,8 +98,57 @@ pub enum KeySpec {
         /// Where its passphrase is; `None`: ask the prompt, if the key is encrypted.
         passin: Option<Passin>,
     },
-    // Next: `#[cfg(feature = "pkcs11")] Pkcs11 { uri: String, module: PathBuf, pin: Option<Passin> }`,
-    // loaded by `pkcs11.rs` beside `software.rs` (see the crate documentation).
+    /// A key in a PKCS#11 token (`--rkey pkcs11:…`).
+    #[cfg(feature = "pkcs11")]
+    Pkcs11 {
+        /// The RFC 7512 URI, as written (its `Debug` redacts `pin-value`).
+        uri: Pkcs11UriText,
+        /// The module, when the URI has no `module-path`.
+        module: Option<PathBuf>,
+        /// Where the PIN is (`--passin`'s forms); `None`: the URI's `pin-source`, else the prompt.
+        pin: Option<Passin>,
+        /// `[pkcs11]`: sessions, deadlines, the recovery ladder.
+        settings: Pkcs11Settings,
+    },
+}
+
+/// A PKCS#11 URI as written; `Debug` and `Display` redact `pin-value`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Pkcs11UriText(pub String);
+
+impl std::fmt::Debug for Pkcs11UriText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_key_name(&self.0))
+    }
+}
+
+impl std::fmt::Display for Pkcs11UriText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_key_name(&self.0))
+    }
+}
+
+/// Whether `rkey` names a key in a token (`pkcs11:…`) rather than a file.
+pub fn is_pkcs11_uri(rkey: &str) -> bool {
+    rkey.len() >= 7 && rkey.is_char_boundary(7) && rkey[..7].eq_ignore_ascii_case("pkcs11:")
+}
+
+/// `rkey` as it may appear in messages: a PKCS#11 URI with `pin-value` redacted; a path as is.
+pub fn redact_key_name(rkey: &str) -> String {
+    if !is_pkcs11_uri(rkey) {
+        return rkey.to_string();
+    }
+    let mut out = String::with_capacity(rkey.len());
+    let mut rest = rkey;
+    while let Some(i) = rest.find("pin-value=") {
+        out.push_str(&rest[..i]);
+        out.push_str("pin-value=<redacted>");
+        let after = &rest[i + "pin-value=".len()..];
+        let end = after.find(['&', ';', '#']).unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl KeySpec {
@@ -99,6 +157,51 @@ impl KeySpec {
         KeySpec::File {
             path: path.into(),
             passin,
+        }
+    }
+
+    /// What `--rkey`/`rkey` names: a `pkcs11:` URI becomes a token key (its PIN from
+    /// `passin`, else as the URI and `pkcs11` say), anything else a key file. A URI in a
+    /// build without the `pkcs11` feature is an error that says so.
+    pub fn for_rkey(
+        rkey: &Path,
+        passin: Option<Passin>,
+        pkcs11: &Pkcs11Settings,
+    ) -> Result<KeySpec, KeyError> {
+        let text = rkey.to_string_lossy();
+        if !is_pkcs11_uri(&text) {
+            return Ok(KeySpec::file(rkey, passin));
+        }
+        #[cfg(feature = "pkcs11")]
+        {
+            Ok(KeySpec::Pkcs11 {
+                uri: Pkcs11UriText(text.into_owned()),
+                module: pkcs11.module.clone(),
+                pin: passin.or_else(|| pkcs11.pin.clone()),
+                settings: pkcs11.clone(),
+            })
+        }
+        #[cfg(not(feature = "pkcs11"))]
+        {
+            let _ = (passin, pkcs11);
+            Err(KeyError::new(
+                redact_key_name(&text),
+                KeyErrorKind::Pkcs11(
+                    "this build has no PKCS#11 support: build with the cargo feature `pkcs11` \
+                     (on by default in the `ocsp` binary)"
+                        .into(),
+                ),
+            ))
+        }
+    }
+
+    /// How the key is named in messages: the file's path, or the URI with `pin-value`
+    /// redacted.
+    pub fn name(&self) -> String {
+        match self {
+            KeySpec::File { path, .. } => path.display().to_string(),
+            #[cfg(feature = "pkcs11")]
+            KeySpec::Pkcs11 { uri, .. } => uri.to_string(),
         }
     }
 }
@@ -153,6 +256,23 @@ pub fn load(
                 None => prompt(path).map_err(KeyErrorKind::from),
             };
             let signer = SoftwareSigner::from_file(path, &mut passphrase, opts)?;
+            Ok(Arc::new(signer))
+        }
+        #[cfg(feature = "pkcs11")]
+        KeySpec::Pkcs11 {
+            uri,
+            module,
+            pin,
+            settings,
+        } => {
+            let signer = pkcs11::Pkcs11Signer::open(
+                &uri.0,
+                module.as_deref(),
+                pin.as_ref(),
+                settings,
+                opts,
+                prompt,
+            )?;
             Ok(Arc::new(signer))
         }
     }

@@ -13,6 +13,13 @@
 //! (`ocsp_profile_refusals_total{rule}`) and becomes `internalError`: nothing
 //! non-compliant is ever signed, whichever command asked (serve or presign: both are
 //! built by [`crate::setup`]).
+//!
+//! # When the key cannot sign
+//!
+//! A signer's failure (a PKCS#11 token not ready, a call hanging, every session busy) is
+//! [`SourceError::Unavailable`]: the client is answered `tryLater` and asks again; cache hits
+//! are still served, since they need no signature. Anything else that fails while building
+//! the response is ours (`internalError`).
 
 use super::filter;
 use super::signing::{Priority, SigningPool};
@@ -21,7 +28,7 @@ use crate::issuer::{Issuer, IssuerSet, Responder, ResponderSlot};
 use async_trait::async_trait;
 use ocsp_proto::profile::{Profile, SignerFacts};
 use ocsp_proto::request::ParsedRequest;
-use ocsp_proto::response::{build_signed, ResponseParams, SingleAnswer};
+use ocsp_proto::response::{build_signed, BuildError, ResponseParams, SingleAnswer};
 use ocsp_proto::x509_ocsp::CertId;
 use ocsp_proto::{CertStatus, Timestamp};
 use ocsp_status::{Period, SharedClock};
@@ -216,8 +223,11 @@ fn build_job(
         };
         check_before_signing(profile, &params, &on_record, responder)?;
         let _timer = crate::metrics::sign_timer();
-        let der = build_signed(&params, responder.signer.as_ref())
-            .map_err(|e| SourceError::Internal(e.to_string()))?;
+        let der = build_signed(&params, responder.signer.as_ref()).map_err(|e| match e {
+            // The key could not sign now (a token not ready, hanging or busy): try later.
+            BuildError::Sign(e) => SourceError::Unavailable(e.to_string()),
+            e => SourceError::Internal(e.to_string()),
+        })?;
         let mut answer = Answer::new(der, now, next_min, now, statuses);
         answer.signed_by = stamped.epoch;
         Ok(Arc::new(answer))

@@ -20,7 +20,7 @@ pub struct CaFlags {
     /// Responder certificate (PEM); default: the CA certificate (the CA key signs).
     #[arg(long, value_name = "FILE")]
     pub rsigner: Option<PathBuf>,
-    /// Responder private key (PEM: PKCS#8, encrypted PKCS#8, PKCS#1, SEC1); default: the --rsigner file.
+    /// Responder private key (PEM: PKCS#8, encrypted PKCS#8, PKCS#1, SEC1), or a key in a PKCS#11 token as an RFC 7512 URI (pkcs11:token=T;object=K); default: the --rsigner file.
     #[arg(long, value_name = "FILE")]
     pub rkey: Option<PathBuf>,
     /// Where the key's passphrase is: pass:TEXT, env:VAR, file:PATH, fd:N or stdin (else a prompt on a terminal).
@@ -69,6 +69,9 @@ pub struct CaFlags {
     /// The next responder certificate's key; default: the --rsigner-next file.
     #[arg(long, value_name = "FILE")]
     pub rkey_next: Option<PathBuf>,
+    /// PKCS#11 module (.so) for keys given as pkcs11: URIs (--rkey pkcs11:token=T;object=K), as [pkcs11] module.
+    #[arg(long, value_name = "FILE")]
+    pub pkcs11_module: Option<PathBuf>,
 }
 
 /// A `--passin` value: `pass:TEXT` is a secret, so `Debug` shows it redacted.
@@ -93,6 +96,13 @@ impl CaFlags {
     pub fn apply_db(&self, cfg: &mut Config) {
         if let Some(url) = &self.db {
             cfg.database.url = Some(url.clone());
+        }
+    }
+
+    /// `--pkcs11-module` into `cfg` (`[pkcs11] module`), when given.
+    pub fn apply_pkcs11(&self, cfg: &mut Config) {
+        if let Some(m) = &self.pkcs11_module {
+            cfg.pkcs11.module = Some(m.clone());
         }
     }
 

@@ -95,6 +95,22 @@ fn file_readable(errors: &mut Vec<String>, what: &str, label: &str, path: &Path)
     }
 }
 
+/// Sign a probe with the issuer's key and verify it against its responder certificate.
+fn test_signature(issuer: &Issuer) -> Result<(), String> {
+    let r = issuer.responder.current();
+    let probe = b"ocsp check-config: a test signature, never sent to a client";
+    let sig = r.signer.sign(probe).map_err(|e| e.to_string())?;
+    ocsp_proto::sigalg::verify(
+        &r.signer.algorithm(),
+        &r.cert.tbs_certificate.subject_public_key_info,
+        probe,
+        &sig,
+    )
+    .map_err(|e| {
+        format!("the test signature does not verify against the responder certificate: {e}")
+    })
+}
+
 /// Check the files one issuer names, each on its own, so that every missing one is listed.
 fn check_issuer_files(ic: &IssuerConfig, what: &str, errors: &mut Vec<String>) -> bool {
     let mut ok = file_readable(errors, what, "ca", &ic.ca);
@@ -102,7 +118,11 @@ fn check_issuer_files(ic: &IssuerConfig, what: &str, errors: &mut Vec<String>) -
     if ic.rsigner.is_some() {
         ok &= file_readable(errors, what, "rsigner", &rsigner);
     }
-    if let Some(k) = &ic.rkey {
+    if let Some(k) = ic
+        .rkey
+        .as_ref()
+        .filter(|k| !ocsp_signer::is_pkcs11_uri(&k.to_string_lossy()))
+    {
         ok &= file_readable(errors, what, "rkey", k);
     }
     for r in &ic.rother {
@@ -171,7 +191,7 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
         )
     };
     let clock = ocsp_responder::clock::system();
-    let mut loader = IssuerLoader::with_clock(&prompt, clock.clone());
+    let mut loader = IssuerLoader::with_clock(&prompt, clock.clone()).pkcs11(cfg.pkcs11.settings());
     let mut loaded: Vec<Issuer> = Vec::new();
     for (n, ic) in cfg.issuers.iter().enumerate() {
         let what = match &ic.name {
@@ -201,6 +221,14 @@ pub async fn check(cfg: &Config, no_bind: bool) -> Report {
                     issuer.responder.current().signer.describe(),
                     issuer.validity_secs
                 ));
+                // Logged in and found (a token key): now one signature, checked against the
+                // certificate as a client would.
+                match test_signature(&issuer) {
+                    Ok(()) => report.notes.push(format!(
+                        "{what}: a test signature verifies against the responder certificate"
+                    )),
+                    Err(e) => report.errors.push(format!("{what}: {e}")),
+                }
                 loaded.push(issuer);
             }
             Err(e) => report.errors.push(format!("{what}: {e}")),

@@ -8,11 +8,15 @@
 //! and its passphrase file). `ocsp.toml` (an `ocsp serve --config` file) is written last
 //! and marks the directory as a complete demo.
 //!
+//! With `--pkcs11`, the responder key is moved into a SoftHSM2 token under DIR and signs
+//! there (see `demo/token.rs`).
+//!
 //! An existing DIR is used only if it is empty, or if it holds a complete demo PKI
 //! written earlier: that one is served again as it is, so revocations made with
 //! `openssl ca` survive a restart. Anything else there is refused, never overwritten.
 
 mod pki;
+mod token;
 
 use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, bail, Context, Result};
@@ -46,6 +50,9 @@ pub struct Args {
     /// Print each request and response (as `ocsp serve --text`).
     #[arg(long)]
     pub text: bool,
+    /// Put the responder key into a SoftHSM2 token in DIR/softhsm and sign there (PKCS#11).
+    #[arg(long)]
+    pub pkcs11: bool,
 }
 
 /// Run `ocsp demo`.
@@ -202,6 +209,9 @@ fn demo(args: &Args) -> Result<()> {
     };
 
     let mut cfg = Config::load(&dir.join(names::OCSP_TOML))?;
+    if args.pkcs11 {
+        token::use_softhsm(&dir, &mut cfg)?;
+    }
     if args.no_serve {
         print_commands(&dir, &written_for, Some(port));
         return Ok(());

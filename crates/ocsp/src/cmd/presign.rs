@@ -80,6 +80,7 @@ impl Args {
             cfg.issuers.push(issuer);
         }
         self.ca.apply_db(&mut cfg);
+        self.ca.apply_pkcs11(&mut cfg);
         if cfg.issuers.is_empty() {
             bail!("no CA to presign for: give --ca CAFILE --index index.txt [--rsigner CERT --rkey KEY], or --config FILE with [[issuer]] tables");
         }

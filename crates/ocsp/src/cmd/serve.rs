@@ -141,6 +141,7 @@ impl Args {
             cfg.issuers.push(issuer);
         }
         self.ca.apply_db(&mut cfg);
+        self.ca.apply_pkcs11(&mut cfg);
         self.listeners.apply(&mut cfg);
         cfg.server.text |= self.text;
         if let Some(n) = self.workers {

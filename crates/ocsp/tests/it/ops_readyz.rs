@@ -1,7 +1,8 @@
 //! `/readyz` fails while a signer is broken: an in-process responder (the library's
 //! Server with its operations listener, over real TCP) whose signer is a test double that
-//! starts failing on demand, as a PKCS#11 token does when it is pulled. The error lines
-//! that failure causes are sampled while they storm.
+//! starts failing on demand, as a PKCS#11 token does when it is pulled. Requests that need
+//! a signature are answered tryLater meanwhile, and the warning lines that causes are
+//! sampled while they storm.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -159,25 +160,26 @@ fn readyz_fails_while_the_signer_is_broken() {
         answer.body
     );
 
-    // The token is pulled: not ready, saying why; requests get internalError.
+    // The token is pulled: not ready, saying why; requests that need a signature get
+    // tryLater (the signer is unavailable, not broken by us).
     broken.store(true, Ordering::SeqCst);
     let (status, body) = get(ops_addr, "/readyz");
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("not ready\n"), "{body}");
     assert!(body.contains("Readyz CA"), "{body}");
     assert!(body.contains("CKR_DEVICE_REMOVED"), "{body}");
-    assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x02], "internalError");
-    // A storm of them: 10 requests in well under a second log 3 error lines...
+    assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x03], "tryLater");
+    // A storm of them: 10 requests in well under a second log 3 warning lines...
     for _ in 0..9 {
-        assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x02]);
+        assert_eq!(ask().body, [0x30, 0x03, 0x0a, 0x01, 0x03]);
     }
-    const LINE: &str = "internal error answering a request";
+    const LINE: &str = "answering tryLater";
     assert_eq!(logs.count(LINE), 3, "{}", logs.text());
-    // ... every error line is ours (the signer), never a client's mistake ...
+    // ... every warning line is ours (the signer), never a client's mistake ...
     assert!(
         logs.text()
             .lines()
-            .filter(|l| l.contains("ERROR"))
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
             .all(|l| l.contains(LINE)),
         "{}",
         logs.text()
@@ -199,18 +201,14 @@ fn readyz_fails_while_the_signer_is_broken() {
         0.0
     );
     assert_eq!(
-        sum(
-            &samples,
-            "ocsp_requests_total",
-            &[("outcome", "internalError")]
-        ),
+        sum(&samples, "ocsp_requests_total", &[("outcome", "tryLater")]),
         11.0
     );
     assert_eq!(
         sum(
             &samples,
             "ocsp_log_lines_suppressed_total",
-            &[("kind", "internal_error")]
+            &[("kind", "try_later")]
         ),
         7.0
     );
