@@ -90,6 +90,35 @@ fn db_migrate_is_idempotent_and_check_reports() {
 }
 
 #[test]
+fn db_two_migrations_at_once() {
+    let pg = PgCluster::shared();
+    let db = pg.fresh_db();
+    let spawn = || {
+        Command::new(OCSP)
+            .args(["db", "migrate", "--create-roles"])
+            .env("OCSP_DATABASE_URL", &db.url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert_eq!(said.matches("applied 0001_initial").count(), 1, "{said}");
+    assert_eq!(said.matches("schema is current").count(), 1, "{said}");
+    assert_eq!(sql(pg, &db, "SELECT count(*) FROM ocsp_schema"), "1");
+}
+
+#[test]
 fn db_import_index_is_idempotent_and_never_unrevokes() {
     let (pg, db) = migrated();
     let pki = Pki::standard("dbimport");
@@ -250,6 +279,20 @@ fn db_revoke_unrevoke_status_and_wait() {
     let pki = Pki::new("dbrevoke");
     let alice = pki.issue("alice");
     let ca = p(&pki.cacert);
+    // Not registered yet: named, with the fix.
+    let r = ocsp_db(&db.url, &["status", "--ca", ca, "--cert", p(&alice)]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("ocsp import --db URL --ca"),
+        "{}",
+        r.stderr
+    );
+    // Registering only.
+    let r = ocsp_db(&db.url, &["import", "--ca", ca]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("registered CA"), "{}", r.stdout);
+    let r = ocsp_db(&db.url, &["import", "--ca", ca]);
+    assert!(r.stdout.contains("already registered"), "{}", r.stdout);
     ocsp_db(&db.url, &["import", "--ca", ca, "--index", p(&pki.index)]).expect_code(0);
     let serial = pki.serial(&alice);
     // Under the cabf profile, certificateHold is refused.
