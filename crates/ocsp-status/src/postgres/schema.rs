@@ -330,3 +330,43 @@ pub async fn ready(client: &Client, role: Role) -> Result<(), DbError> {
     check_schema(client).await?.require_current()?;
     require_privileges(client, role).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_state_names_its_fix() {
+        assert_eq!(
+            SchemaState::Current(SCHEMA_VERSION).require_current().ok(),
+            Some(SCHEMA_VERSION)
+        );
+        let old = SchemaState::Old(SCHEMA_VERSION - 1)
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(old.contains("run `ocsp db migrate"), "{old}");
+        assert!(old.contains(&format!("needs version {SCHEMA_VERSION}")), "{old}");
+        let missing = SchemaState::Missing
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("run `ocsp db migrate"), "{missing}");
+        let newer = SchemaState::Newer(SCHEMA_VERSION + 1)
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(newer.contains("upgrade ocsp"), "{newer}");
+    }
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i32 + 1, "{}", m.name);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SCHEMA_VERSION));
+    }
+}
