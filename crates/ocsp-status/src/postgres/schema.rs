@@ -347,7 +347,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(old.contains("run `ocsp db migrate"), "{old}");
-        assert!(old.contains(&format!("needs version {SCHEMA_VERSION}")), "{old}");
+        assert!(
+            old.contains(&format!("needs version {SCHEMA_VERSION}")),
+            "{old}"
+        );
         let missing = SchemaState::Missing
             .require_current()
             .map(|_| ())

@@ -269,9 +269,9 @@ async fn watch(
             },
             _ = tick.tick() => {
                 // The watcher can miss events (an editor's rename dance, a full inotify
-                // queue); a stat each second catches what it missed.
+                // queue); a stat each second catches what it missed (its change arrives
+                // on `rx`). A failed apply is retried here.
                 let _ = source.generation().await;
-                continue;
             }
         }
         let Some(which) = pending.take() else {
@@ -294,7 +294,6 @@ async fn watch(
             Err(e) => {
                 eprintln!("ocsp import: {e} (will retry the whole file)");
                 pending = Some(None);
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 if client.is_closed() {
                     match db.connect(Role::Writer).await {
                         Ok(c) => *client = c,
