@@ -206,13 +206,15 @@ pub enum Role {
     Reader,
     /// `ocsp import`, `revoke`, `unrevoke`: reads and writes statuses.
     Writer,
+    /// `ocsp status`: reads only (what both readers and writers may do).
+    Viewer,
 }
 
 impl Role {
     /// The group role that holds these privileges.
     pub fn group(self) -> &'static str {
         match self {
-            Role::Reader => "ocsp_reader",
+            Role::Reader | Role::Viewer => "ocsp_reader",
             Role::Writer => "ocsp_writer",
         }
     }
@@ -226,6 +228,12 @@ impl Role {
                 ("ocsp_cert", "SELECT", false),
                 ("ocsp_node", "SELECT", false),
                 ("ocsp_node_report(text, integer, bigint)", "EXECUTE", true),
+            ],
+            Role::Viewer => &[
+                ("ocsp_schema", "SELECT", false),
+                ("ocsp_issuer", "SELECT", false),
+                ("ocsp_cert", "SELECT", false),
+                ("ocsp_node", "SELECT", false),
             ],
             Role::Writer => &[
                 ("ocsp_schema", "SELECT", false),

@@ -702,4 +702,28 @@ fn db_reader_role_reads_but_cannot_write() {
     let r = ocsp_db(&url, &["status", "--ca", ca, "--cert", p(&dave)]);
     r.expect_code(0);
     assert!(r.stdout.contains("status: valid"), "{}", r.stdout);
+    // A writer login revokes and reads.
+    let wlogin = format!("ops_{}", random_hex(3));
+    pg.exec(&format!(
+        "CREATE ROLE {wlogin} LOGIN PASSWORD '{pw}'; GRANT ocsp_writer TO {wlogin}"
+    ));
+    let wurl = db.url_for(&wlogin, &pw);
+    ocsp_db(&wurl, &["db", "check", "--role", "writer"]).expect_code(0);
+    ocsp_db(
+        &wurl,
+        &[
+            "revoke",
+            "--ca",
+            ca,
+            "--cert",
+            p(&dave),
+            "--reason",
+            "superseded",
+        ],
+    )
+    .expect_code(0);
+    let r = ocsp_db(&wurl, &["status", "--ca", ca, "--cert", p(&dave)]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("superseded"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("by {wlogin}")), "{}", r.stdout);
 }
