@@ -757,7 +757,9 @@ async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Resul
         changed_rows.push(row_of(r, serial, 2)?);
     }
     let generation = st.generation + u64::try_from(g - st.db_generation).unwrap_or(0);
-    let big = changed_rows.len() >= snapshot::COMPACT_AT;
+    // Work proportional to the table (a big delta, or the overlay folded in) runs on the
+    // blocking pool, not on a worker that serves requests.
+    let big = changed_rows.len() + st.overlay_len() >= snapshot::COMPACT_AT;
     let base = st.clone();
     let applied = if big {
         tokio::task::spawn_blocking(move || base.apply(changed_rows, g, generation))
