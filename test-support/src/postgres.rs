@@ -18,7 +18,8 @@
 //!
 //! With `OCSP_TEST_DATABASE_URL` set (a superuser URL), that server is used instead:
 //! each [`PgCluster::fresh_db`] creates its own database `t_<random>` there; outage drills
-//! ([`PgCluster::stop`]/[`PgCluster::start`]) and TLS tests need the throwaway cluster.
+//! ([`PgCluster::stop`]/[`PgCluster::start`]) and TLS tests need the throwaway cluster,
+//! and the wrong-password tests need a server that checks passwords over TCP.
 
 use crate::process::{run, CMD_TIMEOUT};
 use std::path::{Path, PathBuf};

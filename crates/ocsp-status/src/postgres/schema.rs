@@ -206,13 +206,15 @@ pub enum Role {
     Reader,
     /// `ocsp import`, `revoke`, `unrevoke`: reads and writes statuses.
     Writer,
+    /// `ocsp status`: reads only (what both readers and writers may do).
+    Viewer,
 }
 
 impl Role {
     /// The group role that holds these privileges.
     pub fn group(self) -> &'static str {
         match self {
-            Role::Reader => "ocsp_reader",
+            Role::Reader | Role::Viewer => "ocsp_reader",
             Role::Writer => "ocsp_writer",
         }
     }
@@ -226,6 +228,12 @@ impl Role {
                 ("ocsp_cert", "SELECT", false),
                 ("ocsp_node", "SELECT", false),
                 ("ocsp_node_report(text, integer, bigint)", "EXECUTE", true),
+            ],
+            Role::Viewer => &[
+                ("ocsp_schema", "SELECT", false),
+                ("ocsp_issuer", "SELECT", false),
+                ("ocsp_cert", "SELECT", false),
+                ("ocsp_node", "SELECT", false),
             ],
             Role::Writer => &[
                 ("ocsp_schema", "SELECT", false),
@@ -329,4 +337,47 @@ async fn privilege_error(client: &Client, what: &str, grant: &str) -> DbError {
 pub async fn ready(client: &Client, role: Role) -> Result<(), DbError> {
     check_schema(client).await?.require_current()?;
     require_privileges(client, role).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_state_names_its_fix() {
+        assert_eq!(
+            SchemaState::Current(SCHEMA_VERSION).require_current().ok(),
+            Some(SCHEMA_VERSION)
+        );
+        let old = SchemaState::Old(SCHEMA_VERSION - 1)
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(old.contains("run `ocsp db migrate"), "{old}");
+        assert!(
+            old.contains(&format!("needs version {SCHEMA_VERSION}")),
+            "{old}"
+        );
+        let missing = SchemaState::Missing
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("run `ocsp db migrate"), "{missing}");
+        let newer = SchemaState::Newer(SCHEMA_VERSION + 1)
+            .require_current()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(newer.contains("upgrade ocsp"), "{newer}");
+    }
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i32 + 1, "{}", m.name);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SCHEMA_VERSION));
+    }
 }

@@ -183,6 +183,25 @@ fn generations_deltas_tombstones_and_notify() {
             .unwrap()
             .get(0);
         assert_eq!(gb, 0);
+        // Rows of an unknown issuer are refused; a row never moves to another serial.
+        let e = c
+            .execute(
+                "INSERT INTO ocsp_cert (issuer_id, serial, status) VALUES (999, '\\x01', 'V')",
+                &[],
+            )
+            .await
+            .unwrap_err();
+        let e = ocsp_status::postgres::DbError::query(e).to_string();
+        assert!(e.contains("no issuer with id 999"), "{e}");
+        let e = c
+            .execute(
+                "UPDATE ocsp_cert SET serial = '\\x63' WHERE serial = '\\x02'",
+                &[],
+            )
+            .await
+            .unwrap_err();
+        let e = ocsp_status::postgres::DbError::query(e).to_string();
+        assert!(e.contains("never change"), "{e}");
     });
 }
 

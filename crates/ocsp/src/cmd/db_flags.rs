@@ -121,3 +121,17 @@ pub fn read_ca(path: &Path) -> anyhow::Result<(Certificate, IssuerCert)> {
     let ic = IssuerCert::of(&cert)?;
     Ok((cert, ic))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_flag_debug_is_redacted() {
+        let a = UrlArg("postgres://w:sekrit@h/d".into());
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("sekrit"), "{shown}");
+        assert!(shown.contains("w:***@h/d"), "{shown}");
+    }
+}

@@ -17,6 +17,8 @@
 //!   happens, so `openssl ca` can feed responders unchanged. A failed apply is retried
 //!   every second with the whole file.
 //! - A progress bar on a terminal (stderr), the counts at the end (stdout).
+//! - With neither `--index` nor `--certs`, the CA is only registered (for CAs whose
+//!   statuses are written by `ocsp revoke` alone).
 
 use crate::cmd::db_flags::{read_ca, DbFlags};
 use anyhow::{bail, Context};
@@ -38,7 +40,7 @@ use std::time::{Duration, Instant};
 /// Flags of `ocsp import`.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("what").required(true).args(["index", "certs"])),
+    group(clap::ArgGroup::new("what").args(["index", "certs"])),
     after_help = "Examples (the URL with its password in the environment or a url_file, never in argv):\n  \
 export OCSP_DATABASE_URL=postgres://ocsp_writer@db.example/ocsp?sslmode=verify-full&sslrootcert=/etc/ocsp/pg-ca.pem\n  \
 ocsp import --ca demoCA/cacert.pem --index demoCA/index.txt\n  \
@@ -115,7 +117,7 @@ async fn import(args: Args) -> anyhow::Result<ExitCode> {
         }
         (rows, ImportKind::Certificates, dir.display().to_string())
     } else {
-        bail!("give --index FILE or --certs DIR");
+        (Vec::new(), ImportKind::Statuses, String::new())
     };
     let mut client = args.db.connect(Role::Writer).await?;
     let (issuer, created) =
@@ -125,6 +127,15 @@ async fn import(args: Args) -> anyhow::Result<ExitCode> {
             "registered CA {:?} as issuer {} ({:?})",
             ca_id.subject, issuer.id, issuer.name
         );
+    }
+    if what.is_empty() {
+        if !created {
+            println!(
+                "CA {:?} is already registered as issuer {} ({:?})",
+                ca_id.subject, issuer.id, issuer.name
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let options = ImportOptions {
         kind,
@@ -258,9 +269,9 @@ async fn watch(
             },
             _ = tick.tick() => {
                 // The watcher can miss events (an editor's rename dance, a full inotify
-                // queue); a stat each second catches what it missed.
+                // queue); a stat each second catches what it missed (its change arrives
+                // on `rx`). A failed apply is retried here.
                 let _ = source.generation().await;
-                continue;
             }
         }
         let Some(which) = pending.take() else {
@@ -283,7 +294,6 @@ async fn watch(
             Err(e) => {
                 eprintln!("ocsp import: {e} (will retry the whole file)");
                 pending = Some(None);
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 if client.is_closed() {
                     match db.connect(Role::Writer).await {
                         Ok(c) => *client = c,

@@ -400,7 +400,7 @@ async fn wait(
 }
 
 async fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
-    let client = a.db.connect(Role::Reader).await?;
+    let client = a.db.connect(Role::Viewer).await?;
     let r = resolve(&a.target, &client).await?;
     let gen: i64 = client
         .query_one(

@@ -90,6 +90,35 @@ fn db_migrate_is_idempotent_and_check_reports() {
 }
 
 #[test]
+fn db_two_migrations_at_once() {
+    let pg = PgCluster::shared();
+    let db = pg.fresh_db();
+    let spawn = || {
+        Command::new(OCSP)
+            .args(["db", "migrate", "--create-roles"])
+            .env("OCSP_DATABASE_URL", &db.url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert_eq!(said.matches("applied 0001_initial").count(), 1, "{said}");
+    assert_eq!(said.matches("schema is current").count(), 1, "{said}");
+    assert_eq!(sql(pg, &db, "SELECT count(*) FROM ocsp_schema"), "1");
+}
+
+#[test]
 fn db_import_index_is_idempotent_and_never_unrevokes() {
     let (pg, db) = migrated();
     let pki = Pki::standard("dbimport");
@@ -250,6 +279,20 @@ fn db_revoke_unrevoke_status_and_wait() {
     let pki = Pki::new("dbrevoke");
     let alice = pki.issue("alice");
     let ca = p(&pki.cacert);
+    // Not registered yet: named, with the fix.
+    let r = ocsp_db(&db.url, &["status", "--ca", ca, "--cert", p(&alice)]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("ocsp import --db URL --ca"),
+        "{}",
+        r.stderr
+    );
+    // Registering only.
+    let r = ocsp_db(&db.url, &["import", "--ca", ca]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("registered CA"), "{}", r.stdout);
+    let r = ocsp_db(&db.url, &["import", "--ca", ca]);
+    assert!(r.stdout.contains("already registered"), "{}", r.stdout);
     ocsp_db(&db.url, &["import", "--ca", ca, "--index", p(&pki.index)]).expect_code(0);
     let serial = pki.serial(&alice);
     // Under the cabf profile, certificateHold is refused.
@@ -391,46 +434,84 @@ fn db_revoke_unrevoke_status_and_wait() {
     assert!(st.stdout.contains("has seen this record"), "{}", st.stdout);
 }
 
+/// A running `ocsp import --watch`, its output collected.
+struct Watching {
+    child: std::process::Child,
+    out: std::sync::Arc<test_support::process::DrainedBuf>,
+    err: std::sync::Arc<test_support::process::DrainedBuf>,
+}
+
+impl Watching {
+    fn start(url: &str, pki: &Pki) -> Watching {
+        let mut child = Command::new(OCSP)
+            .args([
+                "import",
+                "--ca",
+                p(&pki.cacert),
+                "--index",
+                p(&pki.index),
+                "--watch",
+                "--quiet",
+            ])
+            .env("OCSP_DATABASE_URL", url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = test_support::process::drain(child.stdout.take());
+        let err = test_support::process::drain(child.stderr.take());
+        let w = Watching { child, out, err };
+        w.wait_for(
+            &|| w.stdout().contains("following"),
+            "import --watch did not start following",
+        );
+        w
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock()).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock()).into_owned()
+    }
+
+    /// Poll `what` (a database or output check) until it holds; 20 s at most.
+    fn wait_for(&self, what: &dyn Fn() -> bool, why: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !what() {
+            assert!(
+                Instant::now() < deadline,
+                "{why}: stdout {} stderr {}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM; it exits 0.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let code = self.child.wait().unwrap();
+        assert!(
+            code.success(),
+            "import --watch exits 0 on SIGTERM: {code:?}"
+        );
+        self.stdout()
+    }
+}
+
 #[test]
 fn db_import_watch_follows_openssl_ca_revoke() {
     let (pg, db) = migrated();
     let pki = Pki::new("dbwatch");
     let bob = pki.issue("bob");
     let serial = pki.serial(&bob);
-    let mut child = Command::new(OCSP)
-        .args([
-            "import",
-            "--ca",
-            p(&pki.cacert),
-            "--index",
-            p(&pki.index),
-            "--watch",
-            "--quiet",
-        ])
-        .env("OCSP_DATABASE_URL", &db.url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = test_support::process::drain(child.stdout.take());
-    let err = test_support::process::drain(child.stderr.take());
-    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !what() {
-            assert!(
-                Instant::now() < deadline,
-                "{why}: stdout {} stderr {}",
-                String::from_utf8_lossy(&out.lock()),
-                String::from_utf8_lossy(&err.lock())
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for(
-        &|| String::from_utf8_lossy(&out.lock()).contains("following"),
-        "import --watch did not start following",
-    );
+    let w = Watching::start(&db.url, &pki);
     let status = || {
         sql(
             pg,
@@ -443,13 +524,13 @@ fn db_import_watch_follows_openssl_ca_revoke() {
     };
     assert_eq!(status(), "V");
     pki.revoke(&bob, &["-crl_reason", "keyCompromise"]);
-    wait_for(
+    w.wait_for(
         &|| status() == "R",
         "the revocation did not reach the database",
     );
     let carol = pki.issue("carol");
     let carol_serial = pki.serial(&carol);
-    wait_for(
+    w.wait_for(
         &|| {
             sql(
                 pg,
@@ -462,13 +543,40 @@ fn db_import_watch_follows_openssl_ca_revoke() {
         },
         "a new certificate did not reach the database",
     );
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let code = child.wait().unwrap();
-    assert!(
-        code.success(),
-        "import --watch exits 0 on SIGTERM: {code:?}"
+    assert!(w.stop().contains("applied:"));
+}
+
+#[test]
+fn db_import_watch_survives_a_database_restart() {
+    // A cluster of its own: stopping the shared one would disturb the other tests.
+    let pg: &'static PgCluster = Box::leak(Box::new(PgCluster::start_new()));
+    let db = pg.fresh_db();
+    ocsp_db(&db.url, &["db", "migrate"]).expect_code(0);
+    let pki = Pki::new("dbwatchdown");
+    let eve = pki.issue("eve");
+    let serial = pki.serial(&eve);
+    let w = Watching::start(&db.url, &pki);
+    pg.stop();
+    pki.revoke(&eve, &["-crl_reason", "superseded"]);
+    w.wait_for(
+        &|| w.stderr().contains("will retry"),
+        "the failed apply was not reported",
     );
-    assert!(String::from_utf8_lossy(&out.lock()).contains("applied:"));
+    pg.start();
+    w.wait_for(
+        &|| {
+            sql(
+                pg,
+                &db,
+                &format!(
+                    "SELECT status FROM ocsp_cert WHERE serial = {}",
+                    db_serial(&serial)
+                ),
+            ) == "R"
+        },
+        "the revocation made while the database was down did not arrive after it came back",
+    );
+    w.stop();
 }
 
 #[test]
@@ -594,4 +702,28 @@ fn db_reader_role_reads_but_cannot_write() {
     let r = ocsp_db(&url, &["status", "--ca", ca, "--cert", p(&dave)]);
     r.expect_code(0);
     assert!(r.stdout.contains("status: valid"), "{}", r.stdout);
+    // A writer login revokes and reads.
+    let wlogin = format!("ops_{}", random_hex(3));
+    pg.exec(&format!(
+        "CREATE ROLE {wlogin} LOGIN PASSWORD '{pw}'; GRANT ocsp_writer TO {wlogin}"
+    ));
+    let wurl = db.url_for(&wlogin, &pw);
+    ocsp_db(&wurl, &["db", "check", "--role", "writer"]).expect_code(0);
+    ocsp_db(
+        &wurl,
+        &[
+            "revoke",
+            "--ca",
+            ca,
+            "--cert",
+            p(&dave),
+            "--reason",
+            "superseded",
+        ],
+    )
+    .expect_code(0);
+    let r = ocsp_db(&wurl, &["status", "--ca", ca, "--cert", p(&dave)]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("superseded"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("by {wlogin}")), "{}", r.stdout);
 }

@@ -11,8 +11,11 @@ CREATE TABLE ocsp_issuer (
   UNIQUE (spki_sha256, subject_der)
 );
 
+-- No FOREIGN KEY on issuer_id: a per-row constraint check costs more than the rest of a
+-- bulk insert. ocsp_bump checks the issuer exists once per transaction instead (its
+-- UPDATE of the issuer row finds it or raises), and issuers are never deleted.
 CREATE TABLE ocsp_cert (
-  issuer_id       integer NOT NULL REFERENCES ocsp_issuer (id),
+  issuer_id       integer NOT NULL,
   serial          bytea   NOT NULL CHECK (octet_length(serial) BETWEEN 1 AND 64),
   status          char(1) NOT NULL CHECK (status IN ('V', 'R', 'D')),
   not_before      timestamptz,
@@ -31,27 +34,40 @@ CREATE INDEX ocsp_cert_delta ON ocsp_cert (issuer_id, updated_gen);
 
 -- One generation step per issuer per writing transaction. The UPDATE of the issuer row
 -- holds its lock until commit, so generations commit in order: once generation G is
--- visible, every row with updated_gen <= G is committed and visible.
+-- visible, every row with updated_gen <= G is committed and visible. The step also
+-- queues one NOTIFY on channel ocsp_status with the issuer id as payload (delivered at
+-- commit): a wake-up for listening nodes, never the source of truth.
 CREATE FUNCTION ocsp_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  key text := 'ocsp.gen_' || NEW.issuer_id;
-  v   text := current_setting(key, true);
+  key text;
+  v   text;
   g   bigint;
 BEGIN
-  IF TG_OP = 'UPDATE'
-     AND NEW.status = OLD.status
-     AND NEW.not_before IS NOT DISTINCT FROM OLD.not_before
-     AND NEW.not_after IS NOT DISTINCT FROM OLD.not_after
-     AND NEW.revoked_at IS NOT DISTINCT FROM OLD.revoked_at
-     AND NEW.reason IS NOT DISTINCT FROM OLD.reason
-     AND NEW.invalidity_date IS NOT DISTINCT FROM OLD.invalidity_date
-     AND NEW.cert_sha256 IS NOT DISTINCT FROM OLD.cert_sha256 THEN
-    RETURN NULL;  -- nothing changes: no row version, no generation step
+  IF TG_OP = 'UPDATE' THEN
+    IF NEW.issuer_id <> OLD.issuer_id OR NEW.serial <> OLD.serial THEN
+      RAISE EXCEPTION 'ocsp_cert: issuer_id and serial never change (insert the new serial, mark the old one D)';
+    END IF;
+    IF NEW.status = OLD.status
+       AND NEW.not_before IS NOT DISTINCT FROM OLD.not_before
+       AND NEW.not_after IS NOT DISTINCT FROM OLD.not_after
+       AND NEW.revoked_at IS NOT DISTINCT FROM OLD.revoked_at
+       AND NEW.reason IS NOT DISTINCT FROM OLD.reason
+       AND NEW.invalidity_date IS NOT DISTINCT FROM OLD.invalidity_date
+       AND NEW.cert_sha256 IS NOT DISTINCT FROM OLD.cert_sha256 THEN
+      RETURN NULL;  -- nothing changes: no row version, no generation step
+    END IF;
   END IF;
+  key := 'ocsp.gen_' || NEW.issuer_id;
+  v := current_setting(key, true);
   IF v IS NULL OR v = '' OR split_part(v, ':', 1)::xid8 <> pg_current_xact_id() THEN
     UPDATE ocsp_issuer SET generation = generation + 1 WHERE id = NEW.issuer_id
       RETURNING generation INTO g;
+    IF g IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+        MESSAGE = format('ocsp_cert: no issuer with id %s in ocsp_issuer', NEW.issuer_id);
+    END IF;
     PERFORM set_config(key, pg_current_xact_id()::text || ':' || g, true);
+    PERFORM pg_notify('ocsp_status', NEW.issuer_id::text);
   ELSE
     g := split_part(v, ':', 2)::bigint;
   END IF;
@@ -63,21 +79,10 @@ END $$;
 CREATE TRIGGER ocsp_cert_bump BEFORE INSERT OR UPDATE ON ocsp_cert
   FOR EACH ROW EXECUTE FUNCTION ocsp_bump();
 
--- A wake-up for listening nodes, one per issuer written by a statement (identical
--- payloads of one transaction fold into one notification). Never the source of truth.
-CREATE FUNCTION ocsp_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('ocsp_status', s.issuer_id::text)
-    FROM (SELECT DISTINCT issuer_id FROM changed) s;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER ocsp_cert_notify_insert AFTER INSERT ON ocsp_cert
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ocsp_notify();
-CREATE TRIGGER ocsp_cert_notify_update AFTER UPDATE ON ocsp_cert
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION ocsp_notify();
-
 -- Deltas must see deletions: rows are never deleted, they become tombstones ('D').
 CREATE RULE ocsp_cert_no_delete AS ON DELETE TO ocsp_cert DO INSTEAD NOTHING;
+-- Issuers are never deleted either (their rows and generations are what nodes follow).
+CREATE RULE ocsp_issuer_no_delete AS ON DELETE TO ocsp_issuer DO INSTEAD NOTHING;
 
 -- Which generation each responder node has seen, for `ocsp revoke --wait` and `ocsp status`.
 CREATE TABLE ocsp_node (
