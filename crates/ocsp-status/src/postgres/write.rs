@@ -430,7 +430,7 @@ pub struct RevokeRequest {
     pub reason: Option<RevocationReason>,
     /// revocationTime; `None`: now for a new revocation, kept for a serial already revoked.
     pub time: Option<Timestamp>,
-    /// invalidityDate.
+    /// invalidityDate; `None`: none for a new revocation, kept for a serial already revoked.
     pub invalidity_date: Option<Timestamp>,
     /// From the certificate, when given: validity and hash.
     pub not_before: Option<Timestamp>,
@@ -534,12 +534,19 @@ pub async fn revoke(
         }
     };
     let reason = req.reason.map(|r| r as u8 as i16);
+    // Not given: an already revoked serial keeps its invalidity date.
+    let invalidity = req.invalidity_date.or_else(|| {
+        current
+            .as_ref()
+            .and_then(|c| c.revoked)
+            .and_then(|r| r.invalidity_date)
+    });
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
         &issuer_id,
         &req.serial,
         &ts(time)?,
         &reason,
-        &req.invalidity_date.map(ts).transpose()?,
+        &invalidity.map(ts).transpose()?,
         &req.not_before.map(ts).transpose()?,
         &req.not_after.map(ts).transpose()?,
         &req.cert_sha256,

@@ -371,6 +371,26 @@ fn db_revoke_unrevoke_status_and_wait() {
         ],
     )
     .expect_code(0);
+    // The same revocation again, the time and invalidity date kept: nothing changes.
+    let r = ocsp_db(
+        &db.url,
+        &[
+            "revoke",
+            "--ca",
+            ca,
+            "--serial",
+            &serial,
+            "--reason",
+            "keycompromise",
+        ],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("nothing changed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("invalidity date 2026-01-02T03:04:05Z"),
+        "{}",
+        r.stdout
+    );
     let r = ocsp_db(&db.url, &["unrevoke", "--ca", ca, "--serial", &serial]);
     r.expect_code(1);
     assert!(r.stderr.contains("--force"), "{}", r.stderr);
