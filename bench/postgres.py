@@ -78,13 +78,15 @@ class Cluster:
 
 
 def pg_bin():
-    if shutil.which("initdb"):
-        return os.path.dirname(shutil.which("initdb"))
+    """The directory of the server binaries and psql (Debian: /usr/lib/postgresql/N/bin)."""
     base = "/usr/lib/postgresql"
     if os.path.isdir(base):
         for v in sorted(os.listdir(base), key=lambda v: int(v) if v.isdigit() else 0, reverse=True):
-            if os.path.exists(f"{base}/{v}/bin/initdb"):
+            if os.path.exists(f"{base}/{v}/bin/initdb") and os.path.exists(f"{base}/{v}/bin/psql"):
                 return f"{base}/{v}/bin"
+    initdb, psql = shutil.which("initdb"), shutil.which("psql")
+    if initdb and psql and os.path.dirname(initdb) == os.path.dirname(psql):
+        return os.path.dirname(initdb)
     raise SystemExit("bench: PostgreSQL server binaries not found (apt-get install -y postgresql)")
 
 

@@ -458,16 +458,23 @@ impl Inner {
         }
     }
 
+    /// Bounded mode: whether the state was confirmed within the window (and the prober
+    /// that keeps it so runs). Atomics only: the hot path of a bounded node.
+    fn within_window(&self) -> bool {
+        let Freshness::Bounded(window) = self.freshness else {
+            return false;
+        };
+        let confirmed = self.confirmed_at.load(Ordering::Acquire);
+        let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        confirmed > 0
+            && self.now_ns() < (confirmed - 1).saturating_add(window_ns)
+            && self.prober_up.load(Ordering::Acquire)
+    }
+
     /// The state to answer from, as fresh as the mode promises.
     async fn fresh(self: &Arc<Self>) -> Result<Arc<Snapshot>, StatusError> {
-        if let Freshness::Bounded(window) = self.freshness {
-            let confirmed = self.confirmed_at.load(Ordering::Acquire);
-            let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
-            if confirmed > 0 && self.now_ns() < (confirmed - 1).saturating_add(window_ns) {
-                // Keep the follower alive even when only cached state is served.
-                self.ensure_prober()?;
-                return Ok(self.state.load_full());
-            }
+        if self.within_window() {
+            return Ok(self.state.load_full());
         }
         self.probed().await
     }
@@ -757,7 +764,9 @@ async fn delta(inner: &Arc<Inner>, conn: &mut Conn, st: &Arc<Snapshot>) -> Resul
         changed_rows.push(row_of(r, serial, 2)?);
     }
     let generation = st.generation + u64::try_from(g - st.db_generation).unwrap_or(0);
-    let big = changed_rows.len() >= snapshot::COMPACT_AT;
+    // Work proportional to the table (a big delta, or the overlay folded in) runs on the
+    // blocking pool, not on a worker that serves requests.
+    let big = changed_rows.len() + st.overlay_len() >= snapshot::COMPACT_AT;
     let base = st.clone();
     let applied = if big {
         tokio::task::spawn_blocking(move || base.apply(changed_rows, g, generation))
@@ -839,6 +848,14 @@ async fn report_node(inner: &Arc<Inner>, link: &mut Link) {
 #[async_trait]
 impl StatusSource for PgSource {
     async fn status(&self, serial: &Serial) -> Result<Lookup, StatusError> {
+        if self.inner.within_window() {
+            // No reference count touched: two cores serving do not share a cache line.
+            let st = self.inner.state.load();
+            return Ok(Lookup {
+                status: st.get(serial),
+                generation: st.generation,
+            });
+        }
         let st = self.inner.fresh().await?;
         Ok(Lookup {
             status: st.get(serial),
@@ -848,6 +865,9 @@ impl StatusSource for PgSource {
     }
 
     async fn generation(&self) -> Result<u64, StatusError> {
+        if self.inner.within_window() {
+            return Ok(self.inner.state.load().generation);
+        }
         Ok(self.inner.fresh().await?.generation)
     }
 

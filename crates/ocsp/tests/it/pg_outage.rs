@@ -108,6 +108,14 @@ fn database_stopped_under_load_then_restarted() {
         .find(|(_, a)| a.is_none())
         .map(|(t, _)| t.duration_since(stopped))
         .expect("the strict node never said tryLater while the database was down");
+    eprintln!(
+        "strict: {} answers, {} tryLater, first tryLater {first_try_later:?} after the stop; \
+         bounded: {} answers, {} tryLater",
+        strict_seen.len(),
+        strict_seen.iter().filter(|(_, a)| a.is_none()).count(),
+        bounded_seen.len(),
+        bounded_seen.iter().filter(|(_, a)| a.is_none()).count()
+    );
     assert!(
         first_try_later < Duration::from_millis(1500),
         "first tryLater {first_try_later:?} after the stop"

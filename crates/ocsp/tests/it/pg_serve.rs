@@ -241,3 +241,23 @@ fn presign_signs_the_database_state_and_serve_checks_it() {
         assert_eq!(ca.status(n.addr(), cn), want, "{cn}");
     }
 }
+
+#[test]
+fn a_role_without_the_reader_privileges_is_refused_naming_the_grant() {
+    let ca = PgCa::new("pgpriv", &["a"]);
+    let role = format!("n_{}", ca.db.name);
+    ca.admin(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'npw'; GRANT SELECT ON ocsp_schema, ocsp_issuer, ocsp_cert, ocsp_node TO {role};"
+    ));
+    let url = ca.db.url_for(&role, "npw");
+    let cfg = ca.config(&url, "node", "");
+    let f = test_support::responder::serve_must_fail(
+        crate::OCSP,
+        ["--config", &cfg.display().to_string()],
+    );
+    assert!(
+        f.stderr.contains("ocsp_node_report") && f.stderr.contains("GRANT ocsp_reader"),
+        "{}",
+        f.stderr
+    );
+}

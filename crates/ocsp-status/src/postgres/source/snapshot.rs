@@ -92,6 +92,11 @@ impl Snapshot {
         }
     }
 
+    /// Serials changed since the table was built.
+    pub(crate) fn overlay_len(&self) -> usize {
+        self.overlay.len()
+    }
+
     /// Entries and revoked entries.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (self.entries, self.revoked)
