@@ -854,6 +854,7 @@ impl StatusSource for PgSource {
             return Ok(Lookup {
                 status: st.get(serial),
                 generation: st.generation,
+                period: None,
             });
         }
         let st = self.inner.fresh().await?;
