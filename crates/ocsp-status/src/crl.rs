@@ -247,6 +247,14 @@ impl CrlSource {
         }
     }
 
+    /// Heap bytes of the served tables (complete CRL and delta), for the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.inner.served.load().as_ref().map_or(0, |s| {
+            s.state.base.table.heap_bytes()
+                + s.state.delta.as_ref().map_or(0, |d| d.table.heap_bytes())
+        })
+    }
+
     /// Fetch every location now (what the follower and SIGHUP do).
     pub async fn refresh(&self) -> Result<u64, StatusError> {
         self.inner
