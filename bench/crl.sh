@@ -59,6 +59,7 @@ python3 - "$n" "$size" "$o_wall" "$o_rss" "$p_wall" "$p_rss" "$v_wall" "$v_rss" 
 import sys
 n, size = int(sys.argv[1]), int(sys.argv[2])
 ow, orss, pw, prss, vw, vrss, bs = map(float, sys.argv[3:])
+ow = max(ow, 0.01)  # /usr/bin/time's resolution, for small runs
 print(f"CRL: {n} entries, {size/1e6:.1f} MB DER")
 print(f"{'':28}{'wall s':>9}{'peak RSS MB':>14}")
 print(f"{'ours: load+verify+table':28}{ow:9.2f}{orss/1024:14.1f}")
@@ -97,6 +98,7 @@ python3 - "$n" "$s_wall" "$s_rss" "$s_secs" "$s_bpe" "$c_wall" "$c_rss" "$g_wall
 import sys
 n = int(sys.argv[1])
 sw, srss, ss, bpe, cw, crss, gw, grss = map(float, sys.argv[2:])
+cw = max(cw, 0.01)  # /usr/bin/time's resolution, for small runs
 print(f"{'':36}{'wall s':>9}{'peak RSS MB':>14}")
 print(f"{'source: load+verify+table':36}{sw:9.2f}{srss/1024:14.1f}   ({ss:.2f} s in open, {bpe:.1f} B/entry)")
 print(f"{'ocsp crl ({} revoked)'.format(n):36}{cw:9.2f}{crss/1024:14.1f}")
