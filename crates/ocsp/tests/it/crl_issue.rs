@@ -63,6 +63,26 @@ fn openssl_verifies_our_crl_and_uses_it_for_path_validation() {
     let pki = standard();
     let dir = tempfile::tempdir().unwrap();
     let crl = issue(pki, dir.path(), "ca.crl", &["--crldays", "7"]);
+    // The standard PKI's `held` leaf: the BR profile warns about it.
+    let passin = pki.passin();
+    let again = dir.path().join("again.crl");
+    let r = ocsp(&[
+        "crl",
+        "--index",
+        p(&pki.index),
+        "--ca",
+        p(&pki.cacert),
+        "--keyfile",
+        p(&pki.cakey),
+        "--passin",
+        &passin,
+        "--crlnumber",
+        p(&dir.path().join("n2")),
+        "--out",
+        p(&again),
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("1 entries are on hold"), "{}", r.stderr);
     let (ok, text) = openssl_ok(
         dir.path(),
         &[
