@@ -7,6 +7,10 @@
 #
 #   bench/crl.sh [ENTRIES]
 #
+# Then the status source (`ocsp serve --crl`: read, verify, table) on the same file, and
+# `ocsp crl` on an index.txt of ENTRIES revoked certificates beside `openssl ca -gencrl`
+# on the same index.
+#
 # Needs openssl and GNU time (/usr/bin/time); installs them when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +27,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release --locked -q -p ocsp-proto --example crl_bench
+cargo build --release --locked -q -p ocsp-status --features crl --example crl_source_load
+cargo build --release --locked -q -p ocsp
 BIN=$PWD/target/release/examples/crl_bench
+SRC=$PWD/target/release/examples/crl_source_load
+OCSP=$PWD/target/release/ocsp
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
@@ -51,6 +59,7 @@ python3 - "$n" "$size" "$o_wall" "$o_rss" "$p_wall" "$p_rss" "$v_wall" "$v_rss" 
 import sys
 n, size = int(sys.argv[1]), int(sys.argv[2])
 ow, orss, pw, prss, vw, vrss, bs = map(float, sys.argv[3:])
+ow = max(ow, 0.01)  # /usr/bin/time's resolution, for small runs
 print(f"CRL: {n} entries, {size/1e6:.1f} MB DER")
 print(f"{'':28}{'wall s':>9}{'peak RSS MB':>14}")
 print(f"{'ours: load+verify+table':28}{ow:9.2f}{orss/1024:14.1f}")
@@ -59,4 +68,40 @@ print(f"{'openssl crl -noout -CAfile':28}{vw:9.2f}{vrss/1024:14.1f}")
 print(f"ratio openssl(parse)/ours: time {pw/ow:.2f}x, memory {prss/orss:.2f}x")
 print(f"ratio openssl(verify)/ours: time {vw/ow:.2f}x, memory {vrss/orss:.2f}x")
 print(f"build {n} entries with P-256: {bs:.2f} s (goal 2 s)")
+PY
+
+echo "== the CRL status source on the same file (ocsp serve --crl at start; goal <= 1.5 s, <= 64 B/entry)"
+read -r s_wall s_rss < <(timed "$SRC" crl.der ca.pem)
+cat out
+s_secs=$(sed -n 's/^seconds=//p' out)
+s_bpe=$(sed -n 's/^bytes_per_entry=//p' out)
+
+echo "== ocsp crl: $n revoked entries from index.txt, P-256 (goal <= 2 s), beside openssl ca -gencrl"
+mkdir -p ca
+python3 - "$n" > ca/index.txt <<'PY'
+import sys, random
+n = int(sys.argv[1])
+r = random.Random(7)
+out = sys.stdout
+for i in range(n):
+    serial = "%040X" % (r.getrandbits(159) | (1 << 152))
+    reason = ("", ",keyCompromise", ",superseded", ",cessationOfOperation")[i % 4]
+    out.write("R\t491231235959Z\t250101000000Z%s\t%s\tunknown\t/CN=x%d\n" % (reason, serial, i))
+PY
+printf '[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndatabase = %s/ca/index.txt\ncertificate = %s/ca.pem\nprivate_key = %s/ca.key\ncrlnumber = %s/ca/crlnumber.openssl\ndefault_md = sha256\ndefault_crl_days = 7\n' \
+  "$W" "$W" "$W" "$W" > ca/ca.cnf
+echo 01 > ca/crlnumber.openssl
+read -r c_wall c_rss < <(timed "$OCSP" crl --index ca/index.txt --ca ca.pem --keyfile ca.key --crlnumber ca/crlnumber --outform DER --out ca/ours.crl)
+cat out
+read -r g_wall g_rss < <(timed openssl ca -config ca/ca.cnf -gencrl -out ca/openssl.crl)
+python3 - "$n" "$s_wall" "$s_rss" "$s_secs" "$s_bpe" "$c_wall" "$c_rss" "$g_wall" "$g_rss" <<'PY'
+import sys
+n = int(sys.argv[1])
+sw, srss, ss, bpe, cw, crss, gw, grss = map(float, sys.argv[2:])
+cw = max(cw, 0.01)  # /usr/bin/time's resolution, for small runs
+print(f"{'':36}{'wall s':>9}{'peak RSS MB':>14}")
+print(f"{'source: load+verify+table':36}{sw:9.2f}{srss/1024:14.1f}   ({ss:.2f} s in open, {bpe:.1f} B/entry)")
+print(f"{'ocsp crl ({} revoked)'.format(n):36}{cw:9.2f}{crss/1024:14.1f}")
+print(f"{'openssl ca -gencrl (same index)':36}{gw:9.2f}{grss/1024:14.1f}")
+print(f"ratio openssl ca -gencrl / ocsp crl: time {gw/cw:.2f}x, memory {grss/crss:.2f}x")
 PY

@@ -79,6 +79,9 @@ pub struct Issued {
     /// Revoked entries left out because their certificate expired before the last
     /// period (see the module documentation).
     pub expired_dropped: usize,
+    /// Entries on hold (reason certificateHold), which the BR forbid for subscriber
+    /// certificates (§7.2.2): the caller warns under a public profile.
+    pub held: usize,
     /// The source generation it was issued from.
     pub generation: u64,
     /// thisUpdate and nextUpdate.
@@ -145,8 +148,13 @@ pub async fn issue(
     let (entries, dropped, generation) =
         revoked_entries(source, p.this_update, p.validity_secs).await?;
     let der = sign(ca, signer, p, &entries)?;
+    let held = entries
+        .iter()
+        .filter(|(_, r)| r.reason == Some(ocsp_proto::RevocationReason::CertificateHold))
+        .count();
     Ok(Issued {
         der,
+        held,
         entries: entries.len(),
         expired_dropped: dropped,
         generation,

@@ -16,15 +16,16 @@
 //! # Freshness
 //!
 //! - The CRLs are fetched at start ([`CrlSource::open`] fails, naming the location and
-//!   the reason, when no complete CRL can be accepted), then by the follower
+//!   the reason, when any configured CRL cannot be fetched or accepted: a complete CRL
+//!   without its delta would answer without the delta's revocations), then by the follower
 //!   ([`StatusSource::follow`]) every `refresh_secs` and from `before_next_update_secs`
-//!   before the served nextUpdate (every 30 s while the last attempt failed), and on
+//!   before the served nextUpdate (then every 30 s, as after a failed attempt), and on
 //!   SIGHUP ([`StatusSource::reload`]).
 //! - Fetches are conditional (see [`fetch`]); the rules for accepting a CRL and for
 //!   combining a complete CRL with a delta are in [`state`].
 //! - A CRL that cannot be fetched or is refused leaves the served state in place; the
 //!   failure is logged, counted in [`SourceReport::failures`] (the
-//!   `ocsp_status_reload_failures_total` metric) and shown in [`SourceReport::error`].
+//!   `ocsp_index_reload_failures_total{issuer}` metric) and shown in [`SourceReport::error`].
 //! - Once the clock passes the served period's nextUpdate with nothing newer accepted,
 //!   [`StatusSource::status`] and [`StatusSource::generation`] say
 //!   [`StatusError::Unavailable`]: the responder answers `tryLater` and `/readyz` says
@@ -106,7 +107,7 @@ struct ReportState {
 
 impl CrlSource {
     /// Open the source described by `cfg` and fetch its CRLs once; fails, naming the
-    /// location and the fix, when no complete CRL can be accepted.
+    /// location and the fix, when any of them cannot be fetched or accepted.
     pub fn open(cfg: &CrlConfig, opts: &OpenOptions) -> Result<Arc<CrlSource>, String> {
         if cfg.locations.is_empty() {
             return Err(
@@ -245,6 +246,14 @@ impl CrlSource {
             Some(list) => list.generation().await,
             None => Ok(0),
         }
+    }
+
+    /// Heap bytes of the served tables (complete CRL and delta), for the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.inner.served.load().as_ref().map_or(0, |s| {
+            s.state.base.table.heap_bytes()
+                + s.state.delta.as_ref().map_or(0, |d| d.table.heap_bytes())
+        })
     }
 
     /// Fetch every location now (what the follower and SIGHUP do).
@@ -406,8 +415,12 @@ impl Inner {
         if let Some(s) = self.served.load_full() {
             let due = s.state.period().next_update.minus(self.before_next_update);
             let now = self.clock.now();
-            let until = Duration::from_secs(due.0.saturating_sub(now.0));
-            wait = wait.min(until.max(Duration::from_secs(1)));
+            wait = if due <= now {
+                // Inside the window before nextUpdate: keep looking, without hammering.
+                wait.min(RETRY_AFTER_FAILURE)
+            } else {
+                wait.min(Duration::from_secs(due.0 - now.0))
+            };
         }
         wait
     }

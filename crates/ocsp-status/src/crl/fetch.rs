@@ -51,9 +51,13 @@ impl Location {
         }
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            let uri: http::Uri = s
-                .parse()
-                .map_err(|e| format!("CRL location {s:?} is not a valid URL: {e}"))?;
+            let uri: http::Uri = s.parse().map_err(|e| {
+                format!(
+                    "CRL location {s:?} is not a valid URL ({e}): percent-encode spaces and \
+                     other special characters (%20), as the certificates' CRL distribution \
+                     points do"
+                )
+            })?;
             if uri.host().is_none() {
                 return Err(format!("CRL location {s:?} has no host"));
             }
@@ -385,6 +389,13 @@ mod tests {
             Location::parse("http://pki.example/ca.crl").unwrap(),
             Location::Http("http://pki.example/ca.crl".into())
         );
+        assert_eq!(
+            Location::parse("http://pki/CertEnroll/Issuing%20CA%2B.crl").unwrap(),
+            Location::Http("http://pki/CertEnroll/Issuing%20CA%2B.crl".into())
+        );
+        assert!(Location::parse("http://pki/Issuing CA.crl")
+            .unwrap_err()
+            .contains("%20"));
         for bad in ["ldap://x/cn=ca", "file://host/x", "", "http:///nohost"] {
             assert!(Location::parse(bad).is_err(), "{bad}");
         }

@@ -137,6 +137,14 @@ fn verify_crl_signer(signer: &Certificate, ca: &Certificate) -> Result<(), Strin
             "the CRL signer certificate was not issued by the CA (issuer Name differs)".into(),
         );
     }
+    if let Ok(Some((_, ku))) = signer
+        .tbs_certificate
+        .get::<x509_cert::ext::pkix::KeyUsage>()
+    {
+        if !ku.0.contains(x509_cert::ext::pkix::KeyUsages::CRLSign) {
+            return Err("the CRL signer certificate's keyUsage lacks cRLSign".into());
+        }
+    }
     let tbs = signer.tbs_certificate.to_der().map_err(|e| e.to_string())?;
     ocsp_proto::sigalg::verify(
         &signer.signature_algorithm,

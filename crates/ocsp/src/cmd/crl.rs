@@ -159,6 +159,12 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
             .await
             .map_err(anyhow::Error::from)
     })?;
+    if issued.held > 0 && args.profile != Profile::Private {
+        eprintln!(
+            "ocsp crl: warning: {} entries are on hold (certificateHold), which profile {} forbids for subscriber certificates (BR 7.2.2): revoke them with a final reason",
+            issued.held, args.profile
+        );
+    }
     number::commit(&number_file, number).map_err(anyhow::Error::msg)?;
     let bytes = if args.outform.eq_ignore_ascii_case("der") {
         issued.der.clone()

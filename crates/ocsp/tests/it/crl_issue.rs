@@ -63,6 +63,26 @@ fn openssl_verifies_our_crl_and_uses_it_for_path_validation() {
     let pki = standard();
     let dir = tempfile::tempdir().unwrap();
     let crl = issue(pki, dir.path(), "ca.crl", &["--crldays", "7"]);
+    // The standard PKI's `held` leaf: the BR profile warns about it.
+    let passin = pki.passin();
+    let again = dir.path().join("again.crl");
+    let r = ocsp(&[
+        "crl",
+        "--index",
+        p(&pki.index),
+        "--ca",
+        p(&pki.cacert),
+        "--keyfile",
+        p(&pki.cakey),
+        "--passin",
+        &passin,
+        "--crlnumber",
+        p(&dir.path().join("n2")),
+        "--out",
+        p(&again),
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("1 entries are on hold"), "{}", r.stderr);
     let (ok, text) = openssl_ok(
         dir.path(),
         &[
@@ -297,4 +317,86 @@ fn our_crl_served_back_answers_as_the_index_does() {
         "{last}\n{}",
         q.all()
     );
+}
+
+#[test]
+fn config_issuers_of_any_backend_issue_crls() {
+    let pki = Pki::new("crlcfg");
+    let a = pki.issue("a");
+    pki.revoke(&a, &["-crl_reason", "keyCompromise"]);
+    pki.issue("b");
+    let passin = pki.passin();
+    // An index.txt issuer: the crlnumber file goes next to the index, as openssl's does.
+    let cfg = write(&pki.dir, "index.toml", &pki.issuer_toml());
+    let first = pki.dir.join("first.crl");
+    ocsp(&[
+        "crl",
+        "--config",
+        p(&cfg),
+        "--keyfile",
+        p(&pki.cakey),
+        "--passin",
+        &passin,
+        "--out",
+        p(&first),
+    ])
+    .expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(pki.dir.join("crlnumber")).unwrap(),
+        "02\n"
+    );
+    // A CRL-fed issuer (the CRL just written, the index as issued list): the same
+    // revocations come back out, through the same code.
+    let cfg = write(
+        &pki.dir,
+        "crl.toml",
+        &format!(
+            "[[issuer]]\nca = {:?}\nrsigner = {:?}\nrkey = {:?}\npassin = {:?}\n[issuer.status]\ntype = \"crl\"\nlocations = [{:?}]\nissued = {:?}\n",
+            p(&pki.cacert),
+            p(&pki.responder.cert),
+            p(&pki.responder.key),
+            passin,
+            p(&first),
+            p(&pki.index)
+        ),
+    );
+    let second = pki.dir.join("second.crl");
+    ocsp(&[
+        "crl",
+        "--config",
+        p(&cfg),
+        "--keyfile",
+        p(&pki.cakey),
+        "--passin",
+        &passin,
+        "--crlnumber",
+        p(&pki.dir.join("crlnumber")),
+        "--out",
+        p(&second),
+    ])
+    .expect_code(0);
+    let revoked = |f: &Path| {
+        let (ok, text) = openssl_ok(
+            &pki.dir,
+            &[
+                "crl",
+                "-in",
+                p(f),
+                "-CAfile",
+                p(&pki.cacert),
+                "-noout",
+                "-text",
+            ],
+        );
+        assert!(ok && text.contains("verify OK"), "{text}");
+        let mut serials: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
+            .map(str::to_string)
+            .collect();
+        serials.sort();
+        (serials, text.contains("Key Compromise"))
+    };
+    assert_eq!(revoked(&first), (vec![pki.serial(&a)], true));
+    assert_eq!(revoked(&first), revoked(&second));
 }

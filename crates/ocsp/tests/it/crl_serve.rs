@@ -39,6 +39,7 @@ fn answers_from_an_http_crl_with_the_issued_list() {
         p(&pki.index).into(),
     ];
     args.extend(signer_args(pki));
+    args.extend(["--metrics-listen".to_string(), "127.0.0.1:0".to_string()]);
     let r = Responder::start(OCSP, &args);
     let good = pki.pem("good");
     let revoked = pki.pem("revoked");
@@ -69,6 +70,26 @@ fn answers_from_an_http_crl_with_the_issued_list() {
         "{}",
         q.all()
     );
+
+    // The CRL server fails: SIGHUP refetches, the failure is logged and counted, the
+    // last good CRL keeps answering.
+    let m = metrics_addr(&r);
+    let failures = || sum(&scrape(m), "ocsp_index_reload_failures_total", &[]);
+    assert_eq!(failures(), 0.0);
+    server.behave("/ca.crl", test_support::crl_server::Behaviour::Fail(503));
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &r.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        r.wait_stderr("HTTP 503", std::time::Duration::from_secs(10)),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(failures(), 1.0);
+    pki.query(&r.url(), &["-cert", &revoked])
+        .assert_status(&revoked, "revoked");
 }
 
 #[test]

@@ -361,6 +361,7 @@ mod tests {
         let text = match section {
             "" => "no_such_key = 1\n".to_string(),
             "issuer" => "[[issuer]]\nno_such_key = 1\n".to_string(),
+            "crl" => "[[crl]]\nno_such_key = 1\n".to_string(),
             // A tagged table: the keys of its one variant, and the tag.
             "issuer.status" => {
                 let mut keys = accepted_keys_of(
@@ -368,6 +369,11 @@ mod tests {
                     section,
                 );
                 keys.insert("type".to_string());
+                // Every backend's keys share the table.
+                keys.extend(accepted_keys_of(
+                    "[[issuer]]\nca = \"a\"\n[issuer.status]\ntype = \"crl\"\nlocations = []\nno_such_key = 1\n",
+                    section,
+                ));
                 return keys;
             }
             s => format!("[{s}]\nno_such_key = 1\n"),
