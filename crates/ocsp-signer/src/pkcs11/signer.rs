@@ -134,7 +134,7 @@ impl Pkcs11Signer {
         let sessions = Sessions::new(m.clone(), uri.clone(), pin, cap, settings.session_wait);
         let held = sessions.take().map_err(|f| p11(start_failure(f)))?;
         let entered = m.enter();
-        let facts = token::key_facts(&held.session, held.key, &uri).map_err(&p11);
+        let facts = token::key_facts(&held.session, held.key).map_err(&p11);
         drop(entered);
         let facts = match facts {
             Ok(f) => f,

@@ -191,11 +191,7 @@ pub struct KeyFacts {
 }
 
 /// Read the key's type and public half, and refuse what cannot sign here.
-pub fn key_facts(
-    session: &Session,
-    key: ObjectHandle,
-    uri: &Pkcs11Uri,
-) -> Result<KeyFacts, String> {
+pub fn key_facts(session: &Session, key: ObjectHandle) -> Result<KeyFacts, String> {
     let attrs = session
         .get_attributes(
             key,
@@ -237,7 +233,6 @@ pub fn key_facts(
             _ => {}
         }
     }
-    let _ = uri;
     match key_type {
         Some(KeyType::RSA) => {
             let (Some(n), Some(e)) = (modulus, exponent) else {

@@ -160,8 +160,7 @@ fn a_pin_refused_on_logging_in_again_is_reported_once_and_never_retried() {
     let refused = loop {
         let e = signer
             .sign(b"back")
-            .err()
-            .expect("the PIN is wrong now")
+            .expect_err("the PIN is wrong now")
             .to_string();
         if e.contains("CKR_PIN_INCORRECT") {
             break e;
@@ -177,7 +176,7 @@ fn a_pin_refused_on_logging_in_again_is_reported_once_and_never_retried() {
     // intervals: no login is tried (a loop of them would lock the token).
     let started = Instant::now();
     for _ in 0..20 {
-        let e = signer.sign(b"again").err().expect("refused").to_string();
+        let e = signer.sign(b"again").expect_err("refused").to_string();
         assert_eq!(e, refused);
         std::thread::sleep(Duration::from_millis(30));
     }
