@@ -5,12 +5,14 @@
 //! [`config::Config`] to the running parts; the `ocsp` binary calls it and serves.
 //! Statuses come from `ocsp-status`, keys from `ocsp-signer`.
 
+pub mod access_log;
 pub mod clock;
 pub mod config;
 pub mod health;
 pub mod http;
 pub mod issuer;
 pub mod log_sample;
+pub mod log_writer;
 pub mod metrics;
 pub mod setup;
 pub mod source;

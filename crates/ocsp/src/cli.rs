@@ -40,6 +40,10 @@ pub enum Command {
     /// Write the manual pages (one per subcommand, and ocsp.toml(5)) into a directory.
     #[command(hide = true)]
     Man(cmd::man::Args),
+    /// Measure the signing rate of a responder key, alone and through the signing pool
+    /// (for bench/run.sh).
+    #[command(hide = true)]
+    SignBench(cmd::sign_bench::Args),
 }
 
 impl Command {
@@ -55,6 +59,7 @@ impl Command {
             Command::CheckConfig(a) => cmd::check_config::run(a),
             Command::Completions(a) => cmd::completions::run(a),
             Command::Man(a) => cmd::man::run(a),
+            Command::SignBench(a) => cmd::sign_bench::run(a),
         }
     }
 }

@@ -11,3 +11,4 @@ pub mod man;
 pub mod presign;
 pub mod query;
 pub mod serve;
+pub mod sign_bench;
