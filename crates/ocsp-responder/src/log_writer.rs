@@ -361,7 +361,7 @@ mod tests {
         let out = lock(&w.shared.out);
         let t = Instant::now();
         let kept = (0..1000)
-            .filter(|i| w.push(format!("line {i:03}\n").as_bytes()))
+            .filter(|i| w.push(format!("line {i:04}\n").as_bytes()))
             .count();
         assert!(
             t.elapsed() < Duration::from_millis(500),
@@ -374,10 +374,10 @@ mod tests {
         w.flush();
         let text = read(&path);
         assert_eq!(text.lines().count(), 10, "{text}");
-        assert!(text.starts_with("line 000\nline 001\n"), "{text}");
+        assert!(text.starts_with("line 0000\nline 0001\n"), "{text}");
         assert_eq!(w.written(), 10);
         // Room again after the flush.
-        assert!(w.push(b"line 999\n"));
+        assert!(w.push(b"line 9999\n"));
     }
 
     #[test]
