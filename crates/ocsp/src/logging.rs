@@ -126,6 +126,7 @@ pub fn init_serve(
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    access_log::settle_filter();
     Ok(writer)
 }
 
