@@ -460,6 +460,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_are_held_while_more_wait_and_handed_back_together() {
+        let pool = SigningPool::new(1, 8).unwrap();
+        pool.set_hand_back_batch(2);
+        let (g1, open1) = gate();
+        let (g2, open2) = gate();
+        let (started_tx, started_rx) = mpsc::channel();
+        let s2 = started_tx.clone();
+        let mut a = pool
+            .submit(Priority::Live, move || {
+                started_tx.send(()).unwrap();
+                wait_gate(&g1);
+                "a"
+            })
+            .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let b = pool
+            .submit(Priority::Live, move || {
+                s2.send(()).unwrap();
+                wait_gate(&g2);
+                "b"
+            })
+            .unwrap();
+        // A finishes while B waits: A is held, not handed back, while B runs.
+        open1();
+        started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(
+            a.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ));
+        open2();
+        assert_eq!(a.await.unwrap(), "a");
+        assert_eq!(b.await.unwrap(), "b");
+        // Alone, an answer comes back at once (nothing waits behind it).
+        assert_eq!(pool.run(Priority::Live, || 1).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
     async fn abandoned_jobs_are_skipped_and_panics_contained() {
         let pool = SigningPool::new(1, 8).unwrap();
         let (g, open) = gate();

@@ -10,7 +10,10 @@
 //!   in flight from async tasks, as the HTTP edge submits them: what the hand-offs cost
 //!   without any HTTP.
 //!
-//! Prints one line per figure: `direct signatures/s: N (T threads)`, `pool signatures/s: N`.
+//! Prints one line per figure: `direct signatures/s: N (T threads)`, `direct CPU µs per
+//! signature: C` (what the threads got of the cores does not move it: the figure to hold a
+//! server's CPU per nonce answer to on a machine shared with other work), `pool
+//! signatures/s: N`.
 
 use crate::cmd::ca_flags::CaFlags;
 use anyhow::Context;
@@ -95,6 +98,7 @@ fn bench(args: &Args) -> anyhow::Result<()> {
     job(&live, 0)?;
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = process_cpu_secs();
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -118,8 +122,14 @@ fn bench(args: &Args) -> anyhow::Result<()> {
         h.join()
             .map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
     }
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let n = done.load(Ordering::Relaxed);
+    let rate = n as f64 / started.elapsed().as_secs_f64();
     println!("direct signatures/s: {rate:.0} ({threads} threads)");
+    // CPU time per signature: what the threads got of the cores does not change it.
+    if let Some(cpu) = process_cpu_secs() {
+        let per = (cpu - cpu_before.unwrap_or(0.0)) / n.max(1) as f64;
+        println!("direct CPU µs per signature: {:.1}", per * 1e6);
+    }
     if args.direct_only {
         return Ok(());
     }
@@ -158,4 +168,16 @@ fn bench(args: &Args) -> anyhow::Result<()> {
     let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     println!("pool signatures/s: {rate:.0}");
     Ok(())
+}
+
+/// The process's user + system CPU seconds, from `/proc/self/stat` (in USER_HZ, 100 a
+/// second on Linux), or `None` elsewhere.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
