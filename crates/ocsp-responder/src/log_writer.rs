@@ -8,7 +8,9 @@
 //!   dropped and counted ([`LogWriter::dropped`], exported as
 //!   `ocsp_log_lines_dropped_total`): under a storm of lines the responder keeps answering,
 //!   and the counter says how many lines are missing.
-//! - The flusher thread writes what has accumulated, many lines in one `write`, every
+//! - The flusher thread writes what has accumulated, many lines in one `write`, at once
+//!   after a line pushed with [`LogWriter::push_soon`] (the rare lines: start, reloads,
+//!   errors), and otherwise every
 //!   `interval` (at most a second) and as soon as [`WRITE_AT`] bytes (or half the buffer)
 //!   wait: the bytes written stay in the CPU's cache between the lines that fill them and
 //!   the write that empties them.
@@ -64,6 +66,9 @@ struct Pending {
     buf: Vec<u8>,
     lines: u64,
     stop: bool,
+    /// A line pushed with [`LogWriter::push_soon`] waits: write without waiting for the
+    /// interval.
+    soon: bool,
 }
 
 /// The open destination; only the flusher (or [`LogWriter::flush`]) holds it.
@@ -134,6 +139,7 @@ impl Shared {
         let lines = {
             let mut p = lock(&self.pending);
             std::mem::swap(&mut p.buf, &mut batch);
+            p.soon = false;
             std::mem::take(&mut p.lines)
         };
         if !batch.is_empty() {
@@ -191,6 +197,7 @@ impl LogWriter {
                 buf: Vec::with_capacity(capacity),
                 lines: 0,
                 stop: false,
+                soon: false,
             }),
             wake: Condvar::new(),
             capacity,
@@ -233,6 +240,24 @@ impl LogWriter {
         if crossed {
             self.shared.wake.notify_one();
         }
+        true
+    }
+
+    /// As [`LogWriter::push`], and have the flusher write it now rather than at the end
+    /// of its interval (the rare lines that are not access lines: start, reloads, errors;
+    /// one wake-up of the flusher each, never a wait).
+    pub fn push_soon(&self, line: &[u8]) -> bool {
+        let mut p = lock(&self.shared.pending);
+        if p.stop || p.buf.len() + line.len() > self.shared.capacity {
+            drop(p);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        p.buf.extend_from_slice(line);
+        p.lines += 1;
+        p.soon = true;
+        drop(p);
+        self.shared.wake.notify_one();
         true
     }
 
@@ -295,7 +320,10 @@ fn flusher(shared: &Shared, interval: Duration) {
             let (p, _) = shared
                 .wake
                 .wait_timeout_while(p, interval, |p| {
-                    !p.stop && p.buf.len() < half && !shared.reopen.load(Ordering::Acquire)
+                    !p.stop
+                        && !p.soon
+                        && p.buf.len() < half
+                        && !shared.reopen.load(Ordering::Acquire)
                 })
                 .unwrap_or_else(|e| e.into_inner());
             p.stop
@@ -451,6 +479,27 @@ mod tests {
             "half-full buffer waited for the interval: {:?}",
             t.elapsed()
         );
+    }
+
+    #[test]
+    fn push_soon_is_written_without_waiting_for_the_interval() {
+        let path = tmp("soon");
+        let w = LogWriter::new(Destination::File(path.clone()), 0, Duration::from_secs(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let t = Instant::now();
+        w.push(b"batched\n");
+        w.push_soon(b"soon\n");
+        while read(&path).is_empty() {
+            assert!(t.elapsed() < Duration::from_secs(3));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "waited for the interval: {:?}",
+            t.elapsed()
+        );
+        // In order, the batched line with it.
+        assert_eq!(read(&path), "batched\nsoon\n");
     }
 
     #[test]

@@ -60,7 +60,9 @@ struct LineWriter<'a>(&'a LogWriter);
 
 impl std::io::Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.push(buf);
+        // Lines through tracing are the rare ones (access lines are formatted directly):
+        // written at once, by the writer's thread.
+        self.0.push_soon(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -302,6 +302,8 @@ impl Prepared {
                 Err(e) => tracing::warn!("response store not loaded (starting cold): {e}"),
             }
         }
+        // What the start logged (warnings included) is written before the listening lines.
+        ocsp_responder::log_writer::flush_global();
         {
             let mut out = std::io::stdout().lock();
             for a in self.server.local_addrs() {
