@@ -156,6 +156,18 @@ pub struct LogConfig {
     pub error_burst: u32,
     /// The window of `error_burst`, in seconds.
     pub error_window_secs: u64,
+    /// Write the log to this file (appended to; reopened on SIGHUP, for logrotate)
+    /// instead of stderr.
+    pub file: Option<std::path::PathBuf>,
+    /// The share of successful access lines written (`0.01`: one in a hundred, at
+    /// random); errors and refusals are always written. 1 writes every line.
+    pub access_sample: f64,
+    /// The log buffer, in KiB: lines that find it full are dropped and counted
+    /// (`ocsp_log_lines_dropped_total`), never waited for.
+    pub buffer_kb: usize,
+    /// Milliseconds between two writes of the buffer (at most 1000; it is also written
+    /// as soon as it is half full, and at shutdown).
+    pub flush_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -166,7 +178,24 @@ impl Default for LogConfig {
             client_addr: false,
             error_burst: 10,
             error_window_secs: 60,
+            file: None,
+            access_sample: 1.0,
+            buffer_kb: 2048,
+            flush_ms: 250,
         }
+    }
+}
+
+impl LogConfig {
+    /// Refuse a sampling rate that is not a share.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.access_sample) {
+            return Err(format!(
+                "[log] access_sample = {}: give the share of successful access lines to write, from 0 to 1 (1: every line; errors are always written)",
+                self.access_sample
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -516,6 +545,9 @@ pub struct SigningConfig {
     /// Nice value of the signing threads (`--signing-nice`), -20 to 19; 0 (default):
     /// the process's.
     pub nice: i32,
+    /// Finished answers a signing thread holds while more jobs wait, handed back together
+    /// (fewer wake-ups of the I/O threads under a nonce flood); 1: each at once.
+    pub batch: usize,
 }
 
 impl SigningConfig {
@@ -537,6 +569,7 @@ impl Default for SigningConfig {
             threads: 0,
             queue_depth: crate::source::signing::DEFAULT_QUEUE_DEPTH,
             nice: 0,
+            batch: crate::source::signing::HAND_BACK_BATCH,
         }
     }
 }
@@ -568,6 +601,13 @@ impl Config {
             reason,
         })?;
         cfg.pkcs11.resolve_paths(base);
+        cfg.log.check().map_err(|reason| ConfigError {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        if let Some(f) = cfg.log.file.as_mut().filter(|f| f.is_relative()) {
+            *f = base.join(&*f);
+        }
         for i in &mut cfg.issuers {
             i.resolve_paths(base);
             i.status_config().map_err(|e| ConfigError {

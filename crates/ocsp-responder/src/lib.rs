@@ -5,6 +5,7 @@
 //! [`config::Config`] to the running parts; the `ocsp` binary calls it and serves.
 //! Statuses come from `ocsp-status`, keys from `ocsp-signer`.
 
+pub mod access_log;
 pub mod clock;
 pub mod config;
 pub mod crl_issue;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod issuer;
 pub mod log_sample;
+pub mod log_writer;
 pub mod metrics;
 pub mod rollover;
 pub mod setup;

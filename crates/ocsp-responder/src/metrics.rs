@@ -116,6 +116,8 @@ pub const SIGNER_READY: &str = "ocsp_signer_ready";
 pub const READY: &str = "ocsp_ready";
 /// Log lines suppressed while errors stormed, by kind.
 pub const LOG_SUPPRESSED: &str = "ocsp_log_lines_suppressed_total";
+/// Log lines dropped because the log writer's buffer was full (or their write failed).
+pub const LOG_LINES_DROPPED: &str = "ocsp_log_lines_dropped_total";
 /// Build information (always 1).
 pub const BUILD_INFO: &str = "ocsp_build_info";
 /// Responder certificate and key reloads, by issuer and result.
@@ -241,6 +243,10 @@ pub fn describe() {
         "Error and warning log lines suppressed while they stormed, by kind."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
+    describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log buffer was full or their write failed."
+    );
     describe_counter!(
         RESPONDER_RELOADS,
         "Responder certificate and key reloads, by issuer and result (ok, unchanged, failed)."
@@ -475,6 +481,11 @@ pub fn profile_refused(rule: &'static str) {
 /// Record log lines suppressed while errors stormed.
 pub fn log_suppressed(kind: &'static str) {
     counter!(LOG_SUPPRESSED, "kind" => kind).increment(1);
+}
+
+/// Record log lines dropped by the log writer (called by its thread; 0 registers the series).
+pub fn log_lines_dropped(n: u64) {
+    counter!(LOG_LINES_DROPPED).increment(n);
 }
 
 /// Times one signature; records [`SIGN_DURATION`] when dropped.

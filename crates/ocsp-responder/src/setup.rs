@@ -262,6 +262,7 @@ pub fn build(cfg: &Config, opts: &BuildOptions<'_>) -> Result<Built, SetupError>
         cfg.signing.nice,
     )
     .map_err(|e| SetupError::Signing(e.to_string()))?;
+    pool.set_hand_back_batch(cfg.signing.batch);
     let live = Arc::new(
         LiveSource::new(issuers.clone(), pool.clone())
             .with_profile(cfg.profile)

@@ -57,6 +57,10 @@ pub enum Command {
     Status(Box<cmd::revoke::StatusArgs>),
     /// Write a CA's CRL from its status source (index.txt or any configured backend), signed by the CA's key.
     Crl(Box<cmd::crl::Args>),
+    /// Measure the signing rate of a responder key, alone and through the signing pool
+    /// (for bench/run.sh).
+    #[command(hide = true)]
+    SignBench(cmd::sign_bench::Args),
 }
 
 impl Command {
@@ -83,6 +87,7 @@ impl Command {
             #[cfg(feature = "postgres")]
             Command::Status(a) => cmd::revoke::run_status(*a),
             Command::Crl(a) => cmd::crl::run(*a),
+            Command::SignBench(a) => cmd::sign_bench::run(a),
         }
     }
 }

@@ -76,7 +76,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use ocsp_proto::get_path;
 use ocsp_proto::request::{self, ParsedRequest, RequestLimits};
 use ocsp_proto::response::error_response;
-use ocsp_proto::text::status_name;
 use ocsp_proto::x509_ocsp::OcspResponseStatus;
 use ocsp_proto::Timestamp;
 use parse_cache::{ParseCache, Via};
@@ -807,49 +806,18 @@ async fn answer(
     let statuses: &[StatusKind] = answered.as_deref().map_or(&[], |a| a.statuses.as_slice());
     crate::metrics::request(method, outcome, elapsed);
     crate::metrics::cert_statuses(statuses);
-    tracing::info!(
-        target: "ocsp::access",
-        client = peer.filter(|_| edge.log_client_addr).map(tracing::field::display),
-        %method,
-        http = reply.status.as_u16(),
-        ocsp = outcome.ocsp().map_or("-", status_name),
-        serials = %Serials(request.as_deref()),
-        statuses = %Statuses(statuses),
-        micros = elapsed.as_micros() as u64,
-        "request"
-    );
+    crate::access_log::record(&crate::access_log::Line {
+        client: peer.filter(|_| edge.log_client_addr),
+        method,
+        http: reply.status.as_u16(),
+        outcome,
+        items: request
+            .as_deref()
+            .map_or(&[], |r| r.parsed.items.as_slice()),
+        statuses,
+        micros: elapsed.as_micros() as u64,
+    });
     reply
-}
-
-/// The serials of a request, comma-separated (formatted only if the line is logged).
-struct Serials<'a>(Option<&'a parse_cache::DecodedRequest>);
-
-impl std::fmt::Display for Serials<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Some(r) = self.0 else { return Ok(()) };
-        for (i, item) in r.parsed.items.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(&item.serial.to_hex())?;
-        }
-        Ok(())
-    }
-}
-
-/// Stated statuses, comma-separated.
-struct Statuses<'a>(&'a [StatusKind]);
-
-impl std::fmt::Display for Statuses<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(s.name())?;
-        }
-        Ok(())
-    }
 }
 
 /// When a cache may consider an answer stale (its nextUpdate has passed).

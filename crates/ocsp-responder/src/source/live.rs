@@ -122,6 +122,18 @@ impl LiveSource {
     }
 }
 
+impl LiveSource {
+    /// Build and sign the answer for `items` on the calling thread, as a signing job
+    /// would, without the pool (`ocsp sign-bench`: the signer's own rate).
+    pub fn sign_here(
+        &self,
+        items: Vec<Item>,
+        nonce: Option<Vec<u8>>,
+    ) -> Result<Arc<Answer>, SourceError> {
+        build_job(items, nonce, self.clock.now(), self.profile)?()
+    }
+}
+
 #[async_trait]
 impl Sign for LiveSource {
     async fn sign(&self, req: Resolved<'_>, priority: Priority) -> Result<Signed, SourceError> {

@@ -17,6 +17,14 @@
 //!
 //! The queue lock is shared by the submitting tasks and the signing threads only; it is
 //! held for a push or a pop, never while signing.
+//!
+//! Answers are handed back in small batches while a flood lasts: a signing thread that
+//! finds more work waiting after a job keeps the finished answer (up to
+//! [`HAND_BACK_BATCH`], `[signing] batch`) and hands them all back together when it stops or the batch is
+//! full, so the I/O threads are woken once per batch instead of once per answer (each
+//! such wake preempts a signing thread on a machine with as many signing threads as
+//! cores). When nothing else waits, an answer is handed back at once: batching adds
+//! latency only to requests that were queued anyway.
 
 use super::SourceError;
 use std::collections::VecDeque;
@@ -66,7 +74,16 @@ impl SigningStats {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A queued job: runs the work, returns how to hand its result back (nothing if the
+/// requester was gone or the job panicked).
+type Job = Box<dyn FnOnce() -> Option<HandBack> + Send + 'static>;
+
+/// Hands one finished answer back to its requester (wakes its task).
+type HandBack = Box<dyn FnOnce() + Send + 'static>;
+
+/// Default of the most finished answers a signing thread holds before handing them back
+/// together ([`SigningPool::set_hand_back_batch`]).
+pub const HAND_BACK_BATCH: usize = 4;
 
 #[derive(Default)]
 struct Queues {
@@ -79,6 +96,7 @@ struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
     queue_depth: usize,
+    batch: AtomicUsize,
     stats: Arc<SigningStats>,
 }
 
@@ -146,6 +164,7 @@ impl SigningPool {
             queues: Mutex::new(Queues::default()),
             ready: Condvar::new(),
             queue_depth,
+            batch: AtomicUsize::new(HAND_BACK_BATCH),
             stats: Arc::new(SigningStats::default()),
         });
         for i in 0..threads {
@@ -175,6 +194,13 @@ impl SigningPool {
     /// The bound of each queue.
     pub fn queue_depth(&self) -> usize {
         self.shared.queue_depth
+    }
+
+    /// Hold at most `n` finished answers while more jobs wait, and hand them back
+    /// together (1: each at once; 0: [`HAND_BACK_BATCH`]).
+    pub fn set_hand_back_batch(&self, n: usize) {
+        let n = if n == 0 { HAND_BACK_BATCH } else { n };
+        self.shared.batch.store(n, Ordering::Relaxed);
     }
 
     /// The pool's counters.
@@ -211,16 +237,19 @@ impl SigningPool {
         let wrapped: Job = Box::new(move || {
             if tx.is_closed() {
                 stats.abandoned.fetch_add(1, Ordering::Relaxed);
-                return;
+                return None;
             }
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
                 Ok(v) => {
                     stats.signed.fetch_add(1, Ordering::Relaxed);
-                    let _ = tx.send(v);
+                    Some(Box::new(move || {
+                        let _ = tx.send(v);
+                    }) as HandBack)
                 }
                 Err(_) => {
                     stats.panicked.fetch_add(1, Ordering::Relaxed);
                     tracing::error!("a signing job panicked");
+                    None
                 }
             }
         });
@@ -270,6 +299,7 @@ fn set_thread_nice(nice: i32, report: bool) {
 }
 
 fn worker(shared: &Shared) {
+    let mut finished: Vec<HandBack> = Vec::with_capacity(HAND_BACK_BATCH);
     loop {
         let job = {
             let mut q = shared.lock();
@@ -278,13 +308,25 @@ fn worker(shared: &Shared) {
                     shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
                     break j;
                 }
+                // Nothing waits: hand back what is held before sleeping.
+                if !finished.is_empty() {
+                    drop(q);
+                    finished.drain(..).for_each(|h| h());
+                    q = shared.lock();
+                    continue;
+                }
                 if q.shutdown {
                     return;
                 }
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
-        job();
+        if let Some(h) = job() {
+            finished.push(h);
+        }
+        if finished.len() >= shared.batch.load(Ordering::Relaxed) || shared.stats.queued() == 0 {
+            finished.drain(..).for_each(|h| h());
+        }
     }
 }
 
@@ -415,6 +457,43 @@ mod tests {
             *order.lock().unwrap(),
             vec!["cache1", "cache2", "live1", "live2"]
         );
+    }
+
+    #[tokio::test]
+    async fn answers_are_held_while_more_wait_and_handed_back_together() {
+        let pool = SigningPool::new(1, 8).unwrap();
+        pool.set_hand_back_batch(2);
+        let (g1, open1) = gate();
+        let (g2, open2) = gate();
+        let (started_tx, started_rx) = mpsc::channel();
+        let s2 = started_tx.clone();
+        let mut a = pool
+            .submit(Priority::Live, move || {
+                started_tx.send(()).unwrap();
+                wait_gate(&g1);
+                "a"
+            })
+            .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let b = pool
+            .submit(Priority::Live, move || {
+                s2.send(()).unwrap();
+                wait_gate(&g2);
+                "b"
+            })
+            .unwrap();
+        // A finishes while B waits: A is held, not handed back, while B runs.
+        open1();
+        started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(
+            a.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ));
+        open2();
+        assert_eq!(a.await.unwrap(), "a");
+        assert_eq!(b.await.unwrap(), "b");
+        // Alone, an answer comes back at once (nothing waits behind it).
+        assert_eq!(pool.run(Priority::Live, || 1).await.unwrap(), 1);
     }
 
     #[tokio::test]

@@ -20,3 +20,4 @@ pub mod query;
 #[cfg(feature = "postgres")]
 pub mod revoke;
 pub mod serve;
+pub mod sign_bench;

@@ -101,6 +101,18 @@ pub struct Args {
     /// Signing jobs queued (per queue: cacheable, nonce) before answering tryLater (default 256).
     #[arg(long, value_name = "N")]
     pub signing_queue: Option<usize>,
+    /// Write the log to FILE instead of stderr (appended; reopened on SIGHUP, for
+    /// logrotate) [config: [log] file].
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Share of successful access lines written, 0 to 1 (e.g. 0.01); errors and refusals
+    /// are always written [default: 1; config: [log] access_sample].
+    #[arg(long, value_name = "RATE")]
+    pub access_sample: Option<f64>,
+    /// Finished answers a signing thread hands back together while more jobs wait
+    /// (default 4; 1: each at once) [config: [signing] batch].
+    #[arg(long, value_name = "N")]
+    pub signing_batch: Option<usize>,
 }
 
 impl Args {
@@ -125,6 +137,15 @@ impl Args {
             };
         }
         cfg.log.client_addr |= self.log_client_addr;
+        if let Some(f) = &self.log_file {
+            cfg.log.file = Some(f.clone());
+        }
+        if let Some(r) = self.access_sample {
+            cfg.log.access_sample = r;
+            cfg.log
+                .check()
+                .map_err(|e| anyhow::anyhow!("--access-sample: {e}"))?;
+        }
         if !cfg.tls.listen.is_empty() && cfg.tls.cert.is_none() {
             bail!("--tls-listen needs --tls-cert FILE (and --tls-key FILE unless the key is in the certificate file)");
         }
@@ -171,6 +192,9 @@ impl Args {
         }
         if let Some(n) = self.signing_nice {
             cfg.signing.nice = n;
+        }
+        if let Some(n) = self.signing_batch {
+            cfg.signing.batch = n;
         }
         cfg.signing
             .check()
@@ -283,6 +307,8 @@ impl Prepared {
                 Err(e) => tracing::warn!("response store not loaded (starting cold): {e}"),
             }
         }
+        // What the start logged (warnings included) is written before the listening lines.
+        ocsp_responder::log_writer::flush_global();
         {
             let mut out = std::io::stdout().lock();
             for a in self.server.local_addrs() {
@@ -334,6 +360,9 @@ impl Prepared {
                 return;
             };
             while hup.recv().await.is_some() {
+                if let Some(log) = ocsp_responder::log_writer::global() {
+                    log.reopen();
+                }
                 tracing::info!("SIGHUP: reloading status sources");
                 for issuer in issuers.iter() {
                     match issuer.status.reload().await {
@@ -554,16 +583,15 @@ pub fn run(args: Args) -> ExitCode {
             ocsp_responder::config::LogFormat::Text => LogFormat::Text,
             ocsp_responder::config::LogFormat::Json => LogFormat::Json,
         };
-        logging::init_with(
-            format,
-            args.log_filter.as_deref(),
-            cfg.log.filter.as_deref().unwrap_or("info"),
-        )?;
+        let log = logging::init_serve(format, args.log_filter.as_deref(), &cfg.log)?;
         // Once `serve` returns, the grace period is over: do not wait for blocking work
         // that may never end (a read of index.txt stuck on a FIFO, a hung disk).
         let rt = crate::runtime::runtime_with(cfg.server.workers)?;
         let result = rt.block_on(serve(cfg));
         rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        // Every line accepted so far (the last requests' access lines, "stopped") is
+        // written before the process exits.
+        log.flush();
         result
     });
     match result {

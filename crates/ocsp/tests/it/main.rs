@@ -25,6 +25,7 @@ mod lint_pkilint;
 mod lint_serve;
 mod lint_support;
 mod lint_watch;
+mod ops_access_log;
 mod ops_check_config;
 mod ops_dashboards;
 mod ops_metrics;
