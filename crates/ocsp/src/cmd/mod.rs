@@ -3,11 +3,11 @@
 pub mod ca_flags;
 pub mod check_config;
 pub mod completions;
+pub mod crl;
 #[cfg(feature = "postgres")]
 pub mod db;
 #[cfg(feature = "postgres")]
 pub mod db_flags;
-pub mod crl;
 pub mod demo;
 #[cfg(feature = "postgres")]
 pub mod import;

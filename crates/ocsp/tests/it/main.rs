@@ -11,9 +11,9 @@
 
 mod cli_docs;
 mod cli_usage;
-mod db_cli;
 mod crl_issue;
 mod crl_serve;
+mod db_cli;
 mod demo;
 mod error_messages;
 mod hsm_faults;
