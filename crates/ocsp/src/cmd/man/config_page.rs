@@ -374,6 +374,10 @@ mod tests {
                     "[[issuer]]\nca = \"a\"\n[issuer.status]\ntype = \"crl\"\nlocations = []\nno_such_key = 1\n",
                     section,
                 ));
+                keys.extend(accepted_keys_of(
+                    "[[issuer]]\nca = \"a\"\n[issuer.status]\ntype = \"postgres\"\nno_such_key = 1\n",
+                    section,
+                ));
                 return keys;
             }
             s => format!("[{s}]\nno_such_key = 1\n"),
