@@ -94,6 +94,25 @@ fn crl_from_the_database_numbers_from_the_shared_row() {
         ],
     )
     .expect_code(0);
+    // A revoked certificate that expired long ago (its not_after in the database): the
+    // CRL drops it, as it drops index.txt entries one CRL after expiry.
+    ocsp_db(
+        &url,
+        &[
+            "revoke",
+            "--ca",
+            p(&pki.cacert),
+            "--serial",
+            "0BADBEEF",
+            "--reason",
+            "superseded",
+        ],
+    )
+    .expect_code(0);
+    pg.exec_in(
+        &db.name,
+        "UPDATE ocsp_cert SET not_after = now() - interval '60 days' WHERE serial = '\\x0badbeef'",
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ca.crl");
@@ -114,6 +133,12 @@ fn crl_from_the_database_numbers_from_the_shared_row() {
             ],
         );
         r.expect_code(0);
+        assert!(
+            r.stderr
+                .contains("(1 expired certificates' entries dropped)"),
+            "{}",
+            r.stderr
+        );
         crl_number(&out)
     };
     let row = || -> u128 {
@@ -151,6 +176,10 @@ fn crl_from_the_database_numbers_from_the_shared_row() {
     assert!(
         !text.contains(&format!("Serial Number: {keep_serial}")),
         "{text}"
+    );
+    assert!(
+        !text.contains("BADBEEF"),
+        "an expired entry is dropped:\n{text}"
     );
     assert!(
         !dir.path().join("crlnumber").exists(),
