@@ -176,6 +176,8 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // The source first: a database number is taken only once the statuses are readable.
+    let source = rt.block_on(async { plan.status.open(&plan.opts) })?;
     let (number, number_file) = match &plan.db_url {
         Some(url) => (rt.block_on(db_number(url, &ca, &args.out))?, None),
         None => {
@@ -206,12 +208,12 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
         only_user_certs: args.only_user_certs,
         only_ca_certs: args.only_ca_certs,
     };
-    let issued = rt.block_on(async {
-        let source = plan.status.open(&plan.opts)?;
-        crl_issue::issue(source.as_ref(), &ca, signer.as_ref(), &params)
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
+    let issued = rt.block_on(crl_issue::issue(
+        source.as_ref(),
+        &ca,
+        signer.as_ref(),
+        &params,
+    ))?;
     if issued.held > 0 && args.profile != Profile::Private {
         eprintln!(
             "ocsp crl: warning: {} entries are on hold (certificateHold), which profile {} forbids for subscriber certificates (BR 7.2.2): revoke them with a final reason",

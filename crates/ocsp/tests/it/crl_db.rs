@@ -191,4 +191,34 @@ fn crl_from_the_database_numbers_from_the_shared_row() {
     let third = issue();
     assert!(third > second, "{third} after {second}");
     assert_eq!(third, row());
+
+    // A --config issuer whose status is in the database (the URL in [database] url_file)
+    // takes its number from the same row.
+    let url_file = dir.path().join("db-url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let config = dir.path().join("ocsp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl_file = {:?}\n[[issuer]]\nca = {:?}\nrsigner = {:?}\nrkey = {:?}\npassin = {:?}\n[issuer.status]\ntype = \"postgres\"\n",
+            p(&url_file),
+            p(&pki.cacert),
+            p(&pki.responder.cert),
+            p(&pki.responder.key),
+            pki.passin()
+        ),
+    )
+    .unwrap();
+    let r = run_input(
+        Command::new(OCSP)
+            .args(["crl", "--config", p(&config), "--keyfile", p(&pki.cakey)])
+            .args(["--passin", &passin, "--out", p(&out)])
+            .env_remove("OCSP_DATABASE_URL"),
+        None,
+        CMD_TIMEOUT,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let fourth = crl_number(&out);
+    assert!(fourth > third, "{fourth} after {third}");
+    assert_eq!(fourth, row());
 }
