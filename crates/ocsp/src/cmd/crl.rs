@@ -143,6 +143,10 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn write_crl(args: &Args) -> anyhow::Result<String> {
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &args.db {
+        crate::cmd::db_flags::warn_password_in_argv(&url.0, "ocsp crl");
+    }
     let plan = source_of(args)?;
     let ca = setup::read_one_cert(&plan.ca_path)?;
     let spec = KeySpec::file(&args.keyfile, args.passin.clone().map(|p| Passin::new(p.0)));

@@ -227,6 +227,7 @@ fn demo(args: &Args) -> Result<()> {
     #[cfg(feature = "postgres")]
     let db = match &args.db {
         Some(flag) => {
+            crate::cmd::db_flags::warn_password_in_argv(&flag.0, "ocsp demo");
             let url = database::url_of(Some(flag.0.as_str()))?;
             Some(database::use_database(&dir, &url, &mut cfg)?)
         }
