@@ -338,17 +338,17 @@ impl TableBuilder {
 
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     /// Add `serial` (any `Serial`: magnitudes of any length, negative serials) with its
-    /// revocation; `line` is its position in the load.
+    /// revocation and its certificate's expiry (a database row's `not_after`;
+    /// [`Timestamp::LAST_GENERALIZED`] when unknown); `line` is its position in the load.
     pub(crate) fn push_serial(
         &mut self,
         serial: &Serial,
         revocation: Option<&Revocation>,
+        expires: Timestamp,
         line: usize,
     ) -> Result<(), String> {
         let rev = self.revocation_index(revocation)?;
-        // A database row's notAfter is not carried into the table yet: entries from
-        // `push_serial` report no well-defined expiration.
-        let expires = expires_of(Timestamp::LAST_GENERALIZED);
+        let expires = expires_of(expires);
         let t = &mut self.table;
         let line = u32::try_from(line).unwrap_or(u32::MAX);
         let bytes = serial.as_bytes();
@@ -635,9 +635,12 @@ mod tests {
         let small = Serial::from_der_content(&[0x0A]);
         let mut b = TableBuilder::with_capacity(4);
         let revoked = Revocation::at(Timestamp(9));
-        b.push_serial(&neg, Some(&revoked), 1).unwrap();
-        b.push_serial(&long, None, 2).unwrap();
-        b.push_serial(&small, None, 3).unwrap();
+        let never = Timestamp::LAST_GENERALIZED;
+        b.push_serial(&neg, Some(&revoked), Timestamp(1_900_000_000), 1)
+            .unwrap();
+        b.push_serial(&long, None, never, 2).unwrap();
+        b.push_serial(&small, None, Timestamp(1_800_000_000), 3)
+            .unwrap();
         let t = b.finish().unwrap();
         assert_eq!(t.len(), 3);
         assert_eq!(
@@ -651,11 +654,19 @@ mod tests {
         );
         assert_eq!(t.get_serial(&long), Some(CertStatus::Good));
         assert_eq!(t.get_serial(&small), Some(CertStatus::Good));
-        let all: Vec<Serial> = t.iter().map(|(s, _, _)| s).collect();
-        assert_eq!(all, vec![small, long, neg.clone()]);
+        let all: Vec<(Serial, Timestamp)> = t.iter().map(|(s, _, e)| (s, e)).collect();
+        assert_eq!(
+            all,
+            vec![
+                (small, Timestamp(1_800_000_000)),
+                (long, never),
+                (neg.clone(), Timestamp(1_900_000_000))
+            ],
+            "each serial keeps its expiry"
+        );
         let mut dup = TableBuilder::default();
-        dup.push_serial(&neg, None, 1).unwrap();
-        dup.push_serial(&neg, None, 2).unwrap();
+        dup.push_serial(&neg, None, never, 1).unwrap();
+        dup.push_serial(&neg, None, never, 2).unwrap();
         assert!(dup.finish().is_err());
     }
 }

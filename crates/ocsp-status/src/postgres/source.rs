@@ -10,7 +10,9 @@
 //! ahead, the one-statement delta (`SELECT i.generation, c.… FROM ocsp_issuer i LEFT JOIN
 //! ocsp_cert c ON c.issuer_id = i.id AND c.updated_gen > $local WHERE i.id = $1`) gives the
 //! generation and every row written since, from one snapshot; a new [`Snapshot`] is
-//! swapped in whole. The generation commits in order (the issuer row stays locked by the
+//! swapped in whole. Each row's `not_after` is kept as its entry's expiry
+//! ([`StatusSource::entries`] reports it, so CRLs drop an entry one CRL after its
+//! certificate expired). The generation commits in order (the issuer row stays locked by the
 //! writing transaction until commit), so having read generation G the node has seen every
 //! row with `updated_gen <= G`.
 //!
@@ -91,14 +93,16 @@ const CHANGE_BACKLOG: usize = 64;
 const GENERATION_SQL: &str = "SELECT generation FROM ocsp_issuer WHERE id = $1";
 const DELTA_SQL: &str = "SELECT i.generation, c.serial, c.status::text, \
      floor(extract(epoch FROM c.revoked_at))::int8, c.reason, \
-     floor(extract(epoch FROM c.invalidity_date))::int8 \
+     floor(extract(epoch FROM c.invalidity_date))::int8, \
+     floor(extract(epoch FROM c.not_after))::int8 \
      FROM ocsp_issuer i LEFT JOIN ocsp_cert c ON c.issuer_id = i.id AND c.updated_gen > $2 \
      WHERE i.id = $1";
 const ISSUER_SQL: &str =
     "SELECT id, generation, name FROM ocsp_issuer WHERE spki_sha256 = $1 AND subject_der = $2";
 const LOAD_SQL: &str = "SELECT serial, status::text, \
      floor(extract(epoch FROM revoked_at))::int8, reason, \
-     floor(extract(epoch FROM invalidity_date))::int8 \
+     floor(extract(epoch FROM invalidity_date))::int8, \
+     floor(extract(epoch FROM not_after))::int8 \
      FROM ocsp_cert WHERE issuer_id = $1 AND status <> 'D'";
 const REPORT_SQL: &str = "SELECT ocsp_node_report($1, $2, $3)";
 
@@ -335,7 +339,7 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
         let row = row_of(&r, r.try_get(0).map_err(query_error)?, 1)?;
         n += 1;
         if let Some(st) = &row.status {
-            b.push_serial(&row.serial, snapshot::revocation(st), n)?;
+            b.push_serial(&row.serial, snapshot::revocation(st), row.expires, n)?;
         }
     }
     tx.commit().await.map_err(query_error)?;
@@ -348,8 +352,8 @@ async fn load(client: &mut Client, issuer: &IssuerKey) -> Result<Loaded, String>
     })
 }
 
-/// A status row from its columns: serial given, then status, revoked_at, reason and
-/// invalidity_date from column `at` on.
+/// A status row from its columns: serial given, then status, revoked_at, reason,
+/// invalidity_date and not_after from column `at` on.
 fn row_of(r: &tokio_postgres::Row, serial: &[u8], at: usize) -> Result<Row, String> {
     Row::from_columns(
         serial,
@@ -357,6 +361,7 @@ fn row_of(r: &tokio_postgres::Row, serial: &[u8], at: usize) -> Result<Row, Stri
         r.try_get(at + 1).map_err(query_error)?,
         r.try_get(at + 2).map_err(query_error)?,
         r.try_get(at + 3).map_err(query_error)?,
+        r.try_get(at + 4).map_err(query_error)?,
     )
 }
 
@@ -877,11 +882,11 @@ impl StatusSource for PgSource {
         visit: &mut (dyn FnMut(StatusEntry) + Send),
     ) -> Result<u64, StatusError> {
         let st = self.inner.fresh().await?;
-        for (serial, status) in st.entries() {
+        for (serial, status, expires) in st.entries() {
             visit(StatusEntry {
                 serial,
                 status,
-                expires: None,
+                expires: (expires != Timestamp::LAST_GENERALIZED).then_some(expires),
             });
         }
         Ok(st.generation)

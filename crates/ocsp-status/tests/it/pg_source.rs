@@ -138,9 +138,28 @@ fn strict_checks_are_coalesced_and_every_commit_before_a_lookup_is_seen() {
             src.status(&Serial::from_integer_content(&[2])).await.unwrap().status,
             Some(CertStatus::Good)
         );
-        let mut n = 0;
-        src.entries(&mut |_| n += 1).await.unwrap();
+        // Every entry carries its row's not_after (CRLs drop entries one CRL after it).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (mut n, mut bad) = (0, Vec::new());
+        let two = Serial::from_integer_content(&[2]);
+        src.entries(&mut |e| {
+            n += 1;
+            let ok = match e.expires {
+                Some(t) if e.serial == two => t.0.abs_diff(now) < 600,
+                Some(t) => t.0 > now + 360 * 86_400 && t.0 < now + 370 * 86_400,
+                None => false,
+            };
+            if !ok {
+                bad.push((e.serial, e.expires));
+            }
+        })
+        .await
+        .unwrap();
         assert_eq!(n, ROWS);
+        assert!(bad.is_empty(), "entries without their not_after: {:?}", &bad[..bad.len().min(5)]);
     });
 }
 

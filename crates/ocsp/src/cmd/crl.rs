@@ -5,6 +5,7 @@
 //! ocsp crl --index index.txt --ca cacert.pem --keyfile private/cakey.pem \
 //!          [--passin SPEC] [--crldays N | --crlhours N] --out ca.crl
 //! ocsp crl --config ocsp.toml [--issuer NAME] --keyfile cakey.pem --out ca.crl
+//! ocsp crl --db URL --ca cacert.pem --keyfile private/cakey.pem --out ca.crl
 //! ```
 //!
 //! The statuses come from any status backend (`--index`, or the issuer's
@@ -14,6 +15,11 @@
 //! a `crlnumber` file in openssl's format, by default next to the index (openssl's
 //! layout: `$dir/crlnumber` beside `$dir/index.txt`); it never goes backwards, not even
 //! below the number of the CRL already at `--out`.
+//!
+//! From PostgreSQL (`--db URL`, else `OCSP_DATABASE_URL` when neither `--index` nor
+//! `--config` is given, or a `--config` issuer whose status is `type = "postgres"`) the
+//! source is opened as `serve --db` opens it, and the CRL number comes from the
+//! database's `ocsp_crl_number` row that every node shares (`crl_db.rs`), not from a file.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,12 +29,34 @@ use ocsp_proto::profile::Profile;
 use ocsp_proto::Timestamp;
 use ocsp_responder::config::Config;
 use ocsp_responder::crl_issue::{self, number, IssueParams};
-use ocsp_responder::setup;
+use ocsp_responder::{setup, setup_db};
 use ocsp_signer::{KeySpec, Passin, SignOptions};
-use ocsp_status::config::OpenOptions;
+use ocsp_status::config::{DatabaseOptions, OpenOptions, PostgresConfig};
 use ocsp_status::StatusConfig;
 
 use crate::cmd::ca_flags::PassinArg;
+#[cfg(feature = "postgres")]
+use crate::cmd::db_flags::UrlArg;
+
+/// A `--db` value (this build has no PostgreSQL support).
+#[cfg(not(feature = "postgres"))]
+#[derive(Clone)]
+pub struct UrlArg(pub String);
+
+#[cfg(not(feature = "postgres"))]
+impl std::str::FromStr for UrlArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<UrlArg, Self::Err> {
+        Ok(UrlArg(s.to_string()))
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+impl std::fmt::Debug for UrlArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
 
 /// `ocsp crl` flags (openssl ca's names where it has them).
 #[derive(Debug, clap::Args)]
@@ -81,6 +109,23 @@ pub struct Args {
     /// Where to write the CRL.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Issue from the --ca CA's statuses in this PostgreSQL database (default:
+    /// $OCSP_DATABASE_URL when neither --index nor --config is given); the CRL number
+    /// then comes from the database's row shared by every node. Keep the password out of
+    /// the command line: use the variable.
+    #[arg(long = "db", value_name = "URL", conflicts_with_all = ["index", "crlnumber"])]
+    pub db: Option<UrlArg>,
+}
+
+/// Where the statuses and the CRL number come from.
+struct Plan {
+    status: StatusConfig,
+    opts: OpenOptions,
+    ca_path: PathBuf,
+    /// The index's directory (for the default crlnumber file).
+    index_dir: Option<PathBuf>,
+    /// The database URL when the statuses (and so the CRL number) are in PostgreSQL.
+    db_url: Option<String>,
 }
 
 /// Run `ocsp crl`.
@@ -98,8 +143,12 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn write_crl(args: &Args) -> anyhow::Result<String> {
-    let (status, ca_path, index_dir) = source_of(args)?;
-    let ca = setup::read_one_cert(&ca_path)?;
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &args.db {
+        crate::cmd::db_flags::warn_password_in_argv(&url.0, "ocsp crl");
+    }
+    let plan = source_of(args)?;
+    let ca = setup::read_one_cert(&plan.ca_path)?;
     let spec = KeySpec::file(&args.keyfile, args.passin.clone().map(|p| Passin::new(p.0)));
     let mut prompt = crate::passphrase::prompt_passin;
     let signer = ocsp_signer::load(&spec, SignOptions::default(), &mut prompt)
@@ -127,13 +176,27 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
             }
         );
     }
-    let number_file = match &args.crlnumber {
-        Some(p) => p.clone(),
-        None => index_dir
-            .map(|d| d.join("crlnumber"))
-            .context("give --crlnumber FILE (the file that keeps the CRL number)")?,
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // The source first: a database number is taken only once the statuses are readable.
+    let source = rt.block_on(async { plan.status.open(&plan.opts) })?;
+    let (number, number_file) = match &plan.db_url {
+        Some(url) => (rt.block_on(db_number(url, &ca, &args.out))?, None),
+        None => {
+            let file = match &args.crlnumber {
+                Some(p) => p.clone(),
+                None => plan
+                    .index_dir
+                    .as_ref()
+                    .map(|d| d.join("crlnumber"))
+                    .context("give --crlnumber FILE (the file that keeps the CRL number)")?,
+            };
+            let n = number::next_number(&file, Some(&args.out)).map_err(anyhow::Error::msg)?;
+            (n, Some(file))
+        }
     };
-    let number = number::next_number(&number_file, Some(&args.out)).map_err(anyhow::Error::msg)?;
     let now = Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -149,23 +212,21 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
         only_user_certs: args.only_user_certs,
         only_ca_certs: args.only_ca_certs,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let issued = rt.block_on(async {
-        let source = status.open(&OpenOptions::default())?;
-        crl_issue::issue(source.as_ref(), &ca, signer.as_ref(), &params)
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
+    let issued = rt.block_on(crl_issue::issue(
+        source.as_ref(),
+        &ca,
+        signer.as_ref(),
+        &params,
+    ))?;
     if issued.held > 0 && args.profile != Profile::Private {
         eprintln!(
             "ocsp crl: warning: {} entries are on hold (certificateHold), which profile {} forbids for subscriber certificates (BR 7.2.2): revoke them with a final reason",
             issued.held, args.profile
         );
     }
-    number::commit(&number_file, number).map_err(anyhow::Error::msg)?;
+    if let Some(file) = &number_file {
+        number::commit(file, number).map_err(anyhow::Error::msg)?;
+    }
     let bytes = if args.outform.eq_ignore_ascii_case("der") {
         issued.der.clone()
     } else {
@@ -183,17 +244,46 @@ fn write_crl(args: &Args) -> anyhow::Result<String> {
     ))
 }
 
-/// The status backend, the CA certificate and the index's directory (for crlnumber).
-fn source_of(args: &Args) -> anyhow::Result<(StatusConfig, PathBuf, Option<PathBuf>)> {
+/// The CRL number from the database's shared row (`crl_db.rs`).
+#[cfg(feature = "postgres")]
+async fn db_number(
+    url: &str,
+    ca: &ocsp_proto::x509_cert::Certificate,
+    out: &Path,
+) -> anyhow::Result<ocsp_proto::crl::CrlNumber> {
+    crate::cmd::crl_db::next_number(url, ca, out).await
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn db_number(
+    _: &str,
+    _: &ocsp_proto::x509_cert::Certificate,
+    _: &Path,
+) -> anyhow::Result<ocsp_proto::crl::CrlNumber> {
+    bail!("this ocsp was built without PostgreSQL support (cargo feature postgres)")
+}
+
+/// The status backend, how to open it, the CA certificate, the index's directory (for
+/// crlnumber) and the database (for the CRL number).
+fn source_of(args: &Args) -> anyhow::Result<Plan> {
     if let Some(index) = &args.index {
         let ca = args.ca.clone().context("--index needs --ca CAFILE")?;
         let dir = index.parent().map(Path::to_path_buf);
-        return Ok((StatusConfig::index_txt(index.clone()), ca, dir));
+        return Ok(Plan {
+            status: StatusConfig::index_txt(index.clone()),
+            opts: OpenOptions::default(),
+            ca_path: ca,
+            index_dir: dir,
+            db_url: None,
+        });
     }
     let Some(path) = &args.config else {
-        bail!("give --index index.txt (with --ca) or --config FILE");
+        return database_plan(args);
     };
-    let cfg = Config::load(path)?;
+    let mut cfg = Config::load(path)?;
+    if let Some(url) = &args.db {
+        cfg.database.url = Some(url.0.clone());
+    }
     let issuer = match &args.issuer {
         None if cfg.issuers.len() == 1 => &cfg.issuers[0],
         None => bail!(
@@ -210,12 +300,56 @@ fn source_of(args: &Args) -> anyhow::Result<(StatusConfig, PathBuf, Option<PathB
             .with_context(|| format!("{}: no issuer named {name}", path.display()))?,
     };
     let status = issuer.status_config()?;
+    let mut opts = OpenOptions::default();
+    let mut db_url = None;
+    if let StatusConfig::Postgres(_) = status {
+        setup_db::database_options(&cfg, issuer, &mut opts)?;
+        db_url = opts.database.as_ref().map(|d| d.url.clone());
+    }
     let dir = issuer
         .index
         .as_ref()
         .and_then(|i| i.parent().map(Path::to_path_buf));
     let ca = args.ca.clone().unwrap_or_else(|| issuer.ca.clone());
-    Ok((status, ca, dir))
+    Ok(Plan {
+        status,
+        opts,
+        ca_path: ca,
+        index_dir: dir,
+        db_url,
+    })
+}
+
+/// `--db URL` (or `OCSP_DATABASE_URL`) with `--ca`: the CA's statuses in PostgreSQL,
+/// opened as `serve --db` opens them (`setup_db::database_options`).
+fn database_plan(args: &Args) -> anyhow::Result<Plan> {
+    let mut cfg = Config::default();
+    cfg.database.url = args.db.as_ref().map(|u| u.0.clone());
+    let Some(url) = cfg.database.resolve_url().map_err(anyhow::Error::msg)? else {
+        bail!("give --index index.txt (with --ca), --config FILE, or --db URL (or OCSP_DATABASE_URL) with --ca");
+    };
+    let ca = args
+        .ca
+        .clone()
+        .context("--db needs --ca CAFILE (the CA whose statuses the database holds)")?;
+    let cert = setup::read_one_cert(&ca)?;
+    let der = der::Encode::to_der(&cert)
+        .with_context(|| format!("{}: the certificate does not encode", ca.display()))?;
+    let opts = OpenOptions {
+        database: Some(DatabaseOptions {
+            url: url.clone(),
+            node_id: setup_db::node_id(&cfg),
+        }),
+        issuer_cert: Some(der.into()),
+        ..OpenOptions::default()
+    };
+    Ok(Plan {
+        status: StatusConfig::Postgres(PostgresConfig::default()),
+        opts,
+        ca_path: ca,
+        index_dir: None,
+        db_url: Some(url),
+    })
 }
 
 fn pem(der: &[u8]) -> String {

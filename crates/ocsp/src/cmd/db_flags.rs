@@ -109,6 +109,16 @@ impl DbFlags {
     }
 }
 
+/// Warn when `--db` holds a password: argv is visible to every user (`ps`).
+pub fn warn_password_in_argv(flag: &str, command: &str) {
+    if DatabaseUrl::parse(flag).is_ok_and(|u| u.has_password()) {
+        eprintln!(
+            "{command}: warning: the password in --db is visible to other users of this machine (ps); \
+             put the URL in OCSP_DATABASE_URL instead"
+        );
+    }
+}
+
 /// Read the CA certificate (the first certificate of a PEM or DER file).
 pub fn read_ca(path: &Path) -> anyhow::Result<(Certificate, IssuerCert)> {
     let certs = ocsp_responder::setup::read_certs(path)?;

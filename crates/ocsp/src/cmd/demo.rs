@@ -11,10 +11,16 @@
 //! With `--pkcs11`, the responder key is moved into a SoftHSM2 token under DIR and signs
 //! there (see `demo/token.rs`).
 //!
+//! With `--db URL`, the CA's statuses are imported into that PostgreSQL database and
+//! served from it, and the printed instructions revoke with `ocsp revoke` (see
+//! `demo/database.rs`).
+//!
 //! An existing DIR is used only if it is empty, or if it holds a complete demo PKI
 //! written earlier: that one is served again as it is, so revocations made with
 //! `openssl ca` survive a restart. Anything else there is refused, never overwritten.
 
+#[cfg(feature = "postgres")]
+mod database;
 mod pki;
 mod token;
 
@@ -53,6 +59,12 @@ pub struct Args {
     /// Put the responder key into a SoftHSM2 token in DIR/softhsm and sign there (PKCS#11).
     #[arg(long)]
     pub pkcs11: bool,
+    /// Keep the CA's statuses in this PostgreSQL database (schema migrated, index.txt
+    /// imported) and serve from it; revoke with `ocsp revoke`. A bare --db takes the URL
+    /// from OCSP_DATABASE_URL (which keeps the password out of the command line).
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub db: Option<crate::cmd::db_flags::UrlArg>,
 }
 
 /// Run `ocsp demo`.
@@ -212,8 +224,20 @@ fn demo(args: &Args) -> Result<()> {
     if args.pkcs11 {
         token::use_softhsm(&dir, &mut cfg)?;
     }
+    #[cfg(feature = "postgres")]
+    let db = match &args.db {
+        Some(flag) => {
+            crate::cmd::db_flags::warn_password_in_argv(&flag.0, "ocsp demo");
+            let url = database::url_of(Some(flag.0.as_str()))?;
+            Some(database::use_database(&dir, &url, &mut cfg)?)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "postgres"))]
+    let db: Option<String> = None;
+    let db = db.as_deref();
     if args.no_serve {
-        print_commands(&dir, &written_for, Some(port));
+        print_commands(&dir, &written_for, Some(port), db);
         return Ok(());
     }
     cfg.server.listen = vec![format!("127.0.0.1:{port}")];
@@ -226,7 +250,7 @@ fn demo(args: &Args) -> Result<()> {
             .first()
             .copied()
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)));
-        print_commands(&dir, &format!("http://{addr}"), None);
+        print_commands(&dir, &format!("http://{addr}"), None, db);
         prepared.run().await
     })
 }
@@ -271,16 +295,22 @@ fn print_written(dir: &Path, pki: &Pki) {
 }
 
 /// The ready-to-paste commands for the PKI in `dir` answered at `url`: served now
-/// (`serve_later: None`), or to be served by `ocsp demo DIR --port N`.
-fn commands(dir: &Path, url: &str, serve_later: Option<u16>) -> String {
+/// (`serve_later: None`), or to be served by `ocsp demo DIR --port N`; `db` is the
+/// database (redacted) when the statuses are there.
+fn commands(dir: &Path, url: &str, serve_later: Option<u16>, db: Option<&str>) -> String {
     let p = |f: &str| shell_word(&dir.join(f).display().to_string());
     let (ca, cnf) = (p(names::CACERT), p(names::OPENSSL_CNF));
     let serving = serve_later.is_none();
     let mut s = String::new();
     if let Some(port) = serve_later {
         s.push_str(&format!(
-            "\nServe it with:\n  ocsp demo {} --port {port}\n",
+            "\nServe it with:\n  ocsp demo {}{} --port {port}\n",
             shell_word(&dir.display().to_string()),
+            if db.is_some() {
+                " --db \"$OCSP_DATABASE_URL\""
+            } else {
+                ""
+            }
         ));
     }
     s.push_str(
@@ -299,25 +329,42 @@ fn commands(dir: &Path, url: &str, serve_later: Option<u16>) -> String {
             p(leaf)
         ));
     }
-    s.push_str(&format!(
-        "Revoke good.pem with openssl{}, then ask again: the answer turns to revoked:\n  \
-         openssl ca -config {cnf} -revoke {} -crl_reason keyCompromise\n",
-        if serving { " while this runs" } else { "" },
-        p("good.pem")
-    ));
-    s.push_str(&format!(
-        "Serve this PKI without the demo:\n  ocsp serve --config {} --port 2560\n",
-        p(names::OCSP_TOML)
-    ));
+    if let Some(db) = db {
+        s.push_str(&format!(
+            "The statuses are in the database {db}. With OCSP_DATABASE_URL set to its URL \
+             (export OCSP_DATABASE_URL='postgres://USER:PASSWORD@HOST/DATABASE'),\n\
+             revoke good.pem in the database{}, then ask again: the answer turns to revoked:\n  \
+             ocsp revoke --db \"$OCSP_DATABASE_URL\" --ca {ca} --cert {} --reason keyCompromise\n",
+            if serving { " while this runs" } else { "" },
+            p("good.pem")
+        ));
+        s.push_str(&format!(
+            "Serve this database without the demo:\n  ocsp serve --db \"$OCSP_DATABASE_URL\" --ca {ca} --rsigner {} --rkey {} --passin file:{} --port 2560\n",
+            p(names::RESPONDER_CRT),
+            p(names::RESPONDER_KEY),
+            p(names::RESPONDER_PASS)
+        ));
+    } else {
+        s.push_str(&format!(
+            "Revoke good.pem with openssl{}, then ask again: the answer turns to revoked:\n  \
+             openssl ca -config {cnf} -revoke {} -crl_reason keyCompromise\n",
+            if serving { " while this runs" } else { "" },
+            p("good.pem")
+        ));
+        s.push_str(&format!(
+            "Serve this PKI without the demo:\n  ocsp serve --config {} --port 2560\n",
+            p(names::OCSP_TOML)
+        ));
+    }
     if serving {
         s.push_str("\nServing until Ctrl-C.\n");
     }
     s
 }
 
-fn print_commands(dir: &Path, url: &str, serve_later: Option<u16>) {
+fn print_commands(dir: &Path, url: &str, serve_later: Option<u16>, db: Option<&str>) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(commands(dir, url, serve_later).as_bytes());
+    let _ = out.write_all(commands(dir, url, serve_later, db).as_bytes());
     let _ = out.flush();
 }
 
@@ -554,9 +601,21 @@ mod tests {
             cfg.issuers[0].passin.as_deref(),
             Some(format!("file:{}", d.join(names::RESPONDER_PASS).display()).as_str())
         );
-        let cmds = commands(&d, "http://127.0.0.1:2560", None);
+        let cmds = commands(&d, "http://127.0.0.1:2560", None, None);
         assert!(cmds.contains("while this runs"));
-        let later = commands(&d, "http://127.0.0.1:2561", Some(2561));
+        let on_db = commands(
+            &d,
+            "http://127.0.0.1:2560",
+            None,
+            Some("postgres://u:***@h/d"),
+        );
+        assert!(on_db.contains(&format!(
+            "ocsp revoke --db \"$OCSP_DATABASE_URL\" --ca {} --cert {} --reason keyCompromise\n",
+            d.join("cacert.pem").display(),
+            d.join("good.pem").display()
+        )));
+        assert!(!on_db.contains("openssl ca -config"), "{on_db}");
+        let later = commands(&d, "http://127.0.0.1:2561", Some(2561), None);
         assert!(later.contains(&format!("ocsp demo {} --port 2561\n", d.display())));
         let ca = d.join("cacert.pem").display().to_string();
         assert!(cmds.contains(&format!(

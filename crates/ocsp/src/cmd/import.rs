@@ -206,7 +206,7 @@ async fn import_rows(
     Ok((counts, started.elapsed()))
 }
 
-fn print_counts(what: &str, (c, took): &(ImportCounts, Duration)) {
+pub(crate) fn print_counts(what: &str, (c, took): &(ImportCounts, Duration)) {
     let secs = took.as_secs_f64();
     let rate = if secs > 0.0 {
         c.rows as f64 / secs
@@ -306,7 +306,10 @@ async fn watch(
 }
 
 /// The rows of `index` (only `only`'s serials when given).
-fn index_rows(index: &Path, only: Option<&HashSet<Serial>>) -> anyhow::Result<Vec<ImportRow>> {
+pub(crate) fn index_rows(
+    index: &Path,
+    only: Option<&HashSet<Serial>>,
+) -> anyhow::Result<Vec<ImportRow>> {
     let bytes = std::fs::read(index).with_context(|| format!("cannot read {}", index.display()))?;
     let entries = parse(&bytes, index)?;
     Ok(entries

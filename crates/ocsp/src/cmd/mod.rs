@@ -5,6 +5,8 @@ pub mod check_config;
 pub mod completions;
 pub mod crl;
 #[cfg(feature = "postgres")]
+pub mod crl_db;
+#[cfg(feature = "postgres")]
 pub mod db;
 #[cfg(feature = "postgres")]
 pub mod db_flags;

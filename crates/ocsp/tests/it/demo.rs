@@ -1,6 +1,8 @@
 //! `ocsp demo`: the PKI it writes works with the real openssl (`ocsp`, `verify`, `pkey`,
 //! `ca -revoke`, `ca -gencrl`, `ca` issuing), and the responder it starts answers for it,
-//! following revocations made with `openssl ca` while it runs.
+//! following revocations made with `openssl ca` while it runs; with `--db`, it answers
+//! from a PostgreSQL database (the test binary's throwaway cluster) and follows
+//! `ocsp revoke`.
 //!
 //! Needs the `openssl` binary (`apt-get install -y openssl`); fails without it.
 
@@ -59,10 +61,16 @@ struct Demo {
 
 impl Demo {
     fn start(dir: &Path) -> Demo {
+        Demo::start_with(dir, &[])
+    }
+
+    /// `ocsp demo DIR --port 0 EXTRA…`.
+    fn start_with(dir: &Path, extra: &[&str]) -> Demo {
         let mut child = Command::new(OCSP)
             .arg("demo")
             .arg(dir)
             .args(["--port", "0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -545,5 +553,75 @@ fn a_previous_demo_is_reused_as_it_is() {
         text(&third).contains("incomplete demo PKI (missing ocsp_responder.pass)"),
         "{}",
         text(&third)
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn demo_on_a_database_answers_from_it_and_follows_ocsp_revoke() {
+    require_openssl();
+    let pg = test_support::postgres::PgCluster::shared();
+    let db = pg.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let demo = Demo::start_with(&dir, &["--db", &db.url]);
+    let url = demo.url.clone();
+    let dir = std::fs::canonicalize(&dir).unwrap();
+
+    // The instructions revoke in the database, naming the variable, never the password.
+    let out = demo.stdout();
+    let password = db
+        .url
+        .split('@')
+        .next()
+        .and_then(|u| u.rsplit(':').next())
+        .unwrap();
+    assert!(
+        password.len() >= 4,
+        "the test URL has a password: {}",
+        db.url
+    );
+    assert!(!out.contains(password), "the password is printed:\n{out}");
+    assert!(!demo.stderr().contains(password), "{}", demo.stderr());
+    let revoke_cmd = format!(
+        "ocsp revoke --db \"$OCSP_DATABASE_URL\" --ca {} --cert {} --reason keyCompromise",
+        dir.join("cacert.pem").display(),
+        dir.join("good.pem").display()
+    );
+    assert!(out.contains(&revoke_cmd), "no `{revoke_cmd}` in:\n{out}");
+    assert!(!out.contains("openssl ca -config"), "{out}");
+    let index = std::fs::read_to_string(dir.join("index.txt")).unwrap();
+    assert_eq!(
+        pg.exec_in(&db.name, "SELECT count(*) FROM ocsp_cert"),
+        index.lines().filter(|l| !l.is_empty()).count().to_string(),
+        "the demo's index.txt imported:\n{index}"
+    );
+
+    let good = openssl_ocsp(&dir, "good.pem", &url);
+    assert!(good.contains("Response verify OK"), "{good}");
+    assert!(good.contains("good.pem: good"), "{good}");
+    let revoked = openssl_ocsp(&dir, "revoked.pem", &url);
+    assert!(revoked.contains("revoked.pem: revoked"), "{revoked}");
+
+    // ocsp revoke, as printed (the variable expanded): the very next answer is revoked
+    // (strict consistency: no waiting), while index.txt still says valid.
+    let r = run(
+        Command::new(OCSP)
+            .args(["revoke", "--db", &db.url])
+            .args(["--ca", "cacert.pem", "--cert", "good.pem"])
+            .args(["--reason", "keyCompromise"])
+            .current_dir(&dir),
+        Duration::from_secs(60),
+    );
+    assert!(r.status.success(), "{}", text(&r));
+    let now = openssl_ocsp(&dir, "good.pem", &url);
+    assert!(now.contains("Response verify OK"), "{now}");
+    assert!(now.contains("good.pem: revoked"), "{now}");
+    assert!(now.contains("Reason: keyCompromise"), "{now}");
+    let index = std::fs::read_to_string(dir.join("index.txt")).unwrap();
+    let (_, good_serial) = openssl_subject_serial(&dir, "good.pem");
+    assert!(
+        index_line(&index, &good_serial).starts_with('V'),
+        "the answer came from the database, not the file:\n{index}"
     );
 }

@@ -11,6 +11,8 @@
 
 mod cli_docs;
 mod cli_usage;
+#[cfg(feature = "postgres")]
+mod crl_db;
 mod crl_issue;
 mod crl_serve;
 mod db_cli;
