@@ -106,9 +106,20 @@ pub fn open_status(
     let status = issuer.status_config()?;
     let mut opts = open_options(cfg, clock);
     if let ocsp_status::StatusConfig::Postgres(_) = status {
-        crate::setup_db::database_options(cfg, issuer, &mut opts)?;
+        let ca = first_cert(&issuer.ca)?;
+        crate::setup_db::database_options(cfg, issuer, &ca, &mut opts)?;
     }
     Ok(status.open(&opts)?)
+}
+
+/// The first certificate of `path`, or an error naming the file.
+pub fn first_cert(path: &Path) -> Result<Certificate, SetupError> {
+    read_certs(path)?.into_iter().next().ok_or_else(|| {
+        SetupError::Status(ocsp_status::config::OpenError::Database(format!(
+            "{}: no certificate",
+            path.display()
+        )))
+    })
 }
 
 fn open_options(cfg: &Config, clock: &SharedClock) -> OpenOptions {

@@ -2,40 +2,31 @@
 //! database URL (`--db`, `[database] url`, `OCSP_DATABASE_URL`, `[database] url_file`,
 //! in that order), this node's name (`[database] node_id`, default `HOSTNAME:PORT`) and
 //! the issuer's certificate, by which the source finds the issuer in the database (key
-//! and name). Used by `setup::open_status` only.
+//! and name). Used by `setup::open_status` (which reads the certificate) and `ocsp crl`.
 
 use crate::config::{Config, IssuerConfig};
-use crate::setup::{read_certs, SetupError};
 use der::Encode;
 use ocsp_status::config::{DatabaseOptions, OpenError, OpenOptions};
+use x509_cert::Certificate;
 
-/// Fill `opts` with the database and the issuer certificate for `issuer`.
+/// Fill `opts` with the database and the certificate `ca` of `issuer`.
 pub fn database_options(
     cfg: &Config,
     issuer: &IssuerConfig,
+    ca: &Certificate,
     opts: &mut OpenOptions,
-) -> Result<(), SetupError> {
-    let url = cfg
-        .database
-        .resolve_url()
-        .map_err(|e| SetupError::Status(OpenError::Database(e)))?
-        .ok_or_else(|| {
-            SetupError::Status(OpenError::Database(format!(
-                "issuer {}: [issuer.status] type = \"postgres\" needs a database: give --db URL, set OCSP_DATABASE_URL, or add [database] url_file = \"/etc/ocsp/db-url\"",
-                issuer.ca.display()
-            )))
-        })?;
-    let cert = read_certs(&issuer.ca)?.into_iter().next().ok_or_else(|| {
-        SetupError::Status(OpenError::Database(format!(
-            "{}: no certificate",
+) -> Result<(), OpenError> {
+    let url = cfg.database.resolve_url().map_err(OpenError::Database)?.ok_or_else(|| {
+        OpenError::Database(format!(
+            "issuer {}: [issuer.status] type = \"postgres\" needs a database: give --db URL, set OCSP_DATABASE_URL, or add [database] url_file = \"/etc/ocsp/db-url\"",
             issuer.ca.display()
-        )))
+        ))
     })?;
-    let der = cert.to_der().map_err(|e| {
-        SetupError::Status(OpenError::Database(format!(
+    let der = ca.to_der().map_err(|e| {
+        OpenError::Database(format!(
             "{}: the certificate does not encode: {e}",
             issuer.ca.display()
-        )))
+        ))
     })?;
     opts.database = Some(DatabaseOptions {
         url,

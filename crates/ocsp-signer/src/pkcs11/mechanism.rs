@@ -22,7 +22,7 @@ use der::Encode;
 use ocsp_proto::{sigalg, HashAlg};
 use spki::AlgorithmIdentifierOwned;
 
-use super::token::KeyKind;
+use super::public_key::KeyKind;
 use crate::SignOptions;
 
 /// How one signature is made.

@@ -18,7 +18,18 @@ use der::asn1::{BitString, OctetString, UintRef};
 use der::{Any, Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
-use super::token::KeyKind;
+/// The key's type, as the signer uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA, with its modulus length in bits.
+    Rsa(usize),
+    /// ECDSA on P-256.
+    P256,
+    /// ECDSA on P-384.
+    P384,
+    /// Ed25519.
+    Ed25519,
+}
 
 /// The length of an unsigned big-endian integer, in bits.
 pub fn bits(n: &[u8]) -> usize {

@@ -20,6 +20,7 @@ use cryptoki::session::Session;
 use cryptoki::slot::Slot;
 
 use super::fault::describe;
+use super::public_key::KeyKind;
 use super::uri::Pkcs11Uri;
 
 /// The slot of the token the URI names.
@@ -166,19 +167,6 @@ pub fn find_key(session: &Session, uri: &Pkcs11Uri) -> Result<ObjectHandle, KeyL
             what()
         ))),
     }
-}
-
-/// The key's type, as the signer uses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// RSA, with its modulus length in bits.
-    Rsa(usize),
-    /// ECDSA on P-256.
-    P256,
-    /// ECDSA on P-384.
-    P384,
-    /// Ed25519.
-    Ed25519,
 }
 
 /// What the signer needs to know about the key, read once at start.

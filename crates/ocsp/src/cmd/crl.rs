@@ -303,7 +303,8 @@ fn source_of(args: &Args) -> anyhow::Result<Plan> {
     let mut opts = OpenOptions::default();
     let mut db_url = None;
     if let StatusConfig::Postgres(_) = status {
-        setup_db::database_options(&cfg, issuer, &mut opts)?;
+        let ca = ocsp_responder::setup::first_cert(&issuer.ca)?;
+        setup_db::database_options(&cfg, issuer, &ca, &mut opts)?;
         db_url = opts.database.as_ref().map(|d| d.url.clone());
     }
     let dir = issuer
