@@ -84,33 +84,9 @@ impl DatabaseConfig {
     /// The URL to use: `url` (from `--db` or the file), else `OCSP_DATABASE_URL`, else
     /// the first non-comment line of `url_file`; `Ok(None)` when none is given.
     pub fn resolve_url(&self) -> Result<Option<String>, String> {
-        if let Some(u) = &self.url {
-            return Ok(Some(u.clone()));
-        }
-        if let Ok(u) = std::env::var("OCSP_DATABASE_URL") {
-            if !u.trim().is_empty() {
-                return Ok(Some(u.trim().to_string()));
-            }
-        }
-        let Some(path) = &self.url_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "[database] url_file {}: cannot read: {e} (it holds postgres://USER:PASSWORD@HOST/DATABASE on one line, readable by the responder's user only)",
-                path.display()
-            )
-        })?;
-        text.lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| Some(l.to_string()))
-            .ok_or_else(|| {
-                format!(
-                    "[database] url_file {}: empty (write postgres://USER:PASSWORD@HOST/DATABASE into it)",
-                    path.display()
-                )
-            })
+        ocsp_status::database_url::find(self.url.as_deref(), self.url_file.as_deref())
+            .map(|found| found.map(|(url, _)| url))
+            .map_err(|e| format!("[database] url_file: {e}"))
     }
 }
 

@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "crl")]
 pub mod crl;
+pub mod database_url;
 pub mod index_txt;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -22,13 +22,13 @@
 //! `Debug` and `Display` print the URL with the password replaced by `***`; the password
 //! reaches only tokio-postgres' connection config.
 
+use crate::database_url::{self, UrlOrigin};
 use crate::postgres::DbError;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The environment variable holding the database URL.
-pub const ENV_VAR: &str = "OCSP_DATABASE_URL";
+pub use crate::database_url::ENV_VAR;
 
 /// How TLS to the server is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,47 +149,33 @@ impl DatabaseUrl {
         })
     }
 
-    /// The URL from `--db` (`flag`), else `OCSP_DATABASE_URL`, else the file `url_file`;
-    /// `Ok(None)` when none is given.
+    /// The URL from `--db` (`flag`), else `OCSP_DATABASE_URL`, else the file `url_file`
+    /// ([`crate::database_url::find`]), parsed; `Ok(None)` when none is given.
     pub fn resolve(
         flag: Option<&str>,
         url_file: Option<&Path>,
     ) -> Result<Option<DatabaseUrl>, DbError> {
-        if let Some(u) = flag {
-            return DatabaseUrl::parse(u).map(Some);
-        }
-        if let Ok(u) = std::env::var(ENV_VAR) {
-            if !u.trim().is_empty() {
-                return DatabaseUrl::parse(&u)
-                    .map_err(|e| DbError::BadUrl(format!("in ${ENV_VAR}: {e}")))
-                    .map(Some);
-            }
-        }
-        if let Some(path) = url_file {
-            return DatabaseUrl::from_file(path).map(Some);
-        }
-        Ok(None)
+        let Some((text, origin)) = database_url::find(flag, url_file).map_err(DbError::BadUrl)?
+        else {
+            return Ok(None);
+        };
+        DatabaseUrl::parse(&text)
+            .map_err(|e| match (e, origin) {
+                (DbError::BadUrl(m), UrlOrigin::Env) => {
+                    DbError::BadUrl(format!("in ${ENV_VAR}: {m}"))
+                }
+                (DbError::BadUrl(m), UrlOrigin::File(path)) => {
+                    DbError::BadUrl(format!("in {}: {m}", path.display()))
+                }
+                (other, _) => other,
+            })
+            .map(Some)
     }
 
     /// The URL on the first non-empty line of `path`.
     pub fn from_file(path: &Path) -> Result<DatabaseUrl, DbError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DbError::BadUrl(format!(
-                "cannot read the URL file {}: {e} (it holds postgres://USER:PASSWORD@HOST/DATABASE on one line; make it readable by this user only)",
-                path.display()
-            ))
-        })?;
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .ok_or_else(|| {
-                DbError::BadUrl(format!(
-                    "the URL file {} is empty (write postgres://USER:PASSWORD@HOST/DATABASE into it)",
-                    path.display()
-                ))
-            })?;
-        DatabaseUrl::parse(line).map_err(|e| match e {
+        let text = database_url::read_file(path).map_err(DbError::BadUrl)?;
+        DatabaseUrl::parse(&text).map_err(|e| match e {
             DbError::BadUrl(m) => DbError::BadUrl(format!("in {}: {m}", path.display())),
             other => other,
         })
