@@ -355,7 +355,10 @@ fn database_plan(args: &Args) -> anyhow::Result<Plan> {
 
 fn pem(der: &[u8]) -> String {
     let block = pem::Pem::new("X509 CRL", der.to_vec());
-    pem::encode_config(&block, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
+    pem::encode_config(
+        &block,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
